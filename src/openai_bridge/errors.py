@@ -1,0 +1,75 @@
+"""One exception tree, mapped to OpenAI-shaped error JSON in one place.
+
+Everything the bridge refuses or fails on is a `BridgeError`; the server turns it into
+`{"error": {"message", "type", "param", "code"}}` with `status`, and the stream machine into
+`response.failed`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class BridgeError(Exception):
+    status: int = 500
+    type: str = "server_error"
+    code: str | None = None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        status: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        if code is not None:
+            self.code = code
+        if status is not None:
+            self.status = status
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
+
+
+class InvalidRequest(BridgeError):
+    """The client's request is malformed or asks for something the bridge cannot do (400)."""
+
+    status = 400
+    type = "invalid_request_error"
+
+
+class NotFound(BridgeError):
+    status = 404
+    type = "invalid_request_error"
+    code = "not_found"
+
+
+class UpstreamError(BridgeError):
+    """The upstream answered with an error status; its status and message are passed on."""
+
+    type = "upstream_error"
+    code = "upstream_error"
+
+
+class UpstreamUnreachable(BridgeError):
+    status = 502
+    type = "upstream_error"
+    code = "upstream_unreachable"
+
+
+class UpstreamTimeout(BridgeError):
+    status = 504
+    type = "upstream_error"
+    code = "upstream_timeout"
+
+
+class UpstreamProtocolError(BridgeError):
+    """The upstream answered, but not with a chat completion or chunk stream we can read."""
+
+    status = 502
+    type = "upstream_error"
+    code = "upstream_bad_response"

@@ -1,0 +1,20 @@
+"""Settings of the translators: how a given upstream wants its chat requests shaped."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    # Role for `instructions`. Most chat templates know `system`; OpenAI also takes `developer`.
+    instructions_role: Literal["system", "developer"] = "system"
+    # Role that `developer` messages are sent as. Many open-model chat templates reject `developer`.
+    developer_role: Literal["system", "developer"] = "system"
+    # Which chat field carries `max_output_tokens`. `max_tokens` is understood by every server we know.
+    max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
+    # Refuse (400) a field the bridge cannot honour, instead of dropping it with a warning.
+    strict: bool = False
+    # Read a leading `<think>...</think>` in content as reasoning.
+    think_tags: bool = True

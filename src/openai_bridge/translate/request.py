@@ -1,0 +1,436 @@
+"""Down: a Responses create request -> a Chat Completions request. Pure.
+
+`to_chat_request` validates the client's request as it goes, raising `InvalidRequest` with the
+offending `param`, and reports every field it could not honour in `Down.dropped` (or refuses it in
+strict mode), so nothing is lost silently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from ..errors import InvalidRequest
+from .options import Options
+
+JSON = dict[str, Any]
+
+# Fields the bridge handles itself (or echoes) rather than sending upstream.
+_BRIDGE_FIELDS = frozenset(
+    {
+        "input", "instructions", "model", "stream", "stream_options", "tools", "tool_choice", "text",
+        "reasoning", "max_output_tokens", "temperature", "top_p", "top_logprobs", "parallel_tool_calls",
+        "user", "metadata", "store", "include", "truncation", "background", "previous_response_id",
+        "conversation", "safety_identifier", "prompt_cache_key", "service_tier", "max_tool_calls",
+        "prompt_cache_retention", "client_metadata",
+    }
+)
+# Sent upstream under the same name.
+_SAME_NAME = ("temperature", "top_p", "user")
+# Built-in tools a chat upstream cannot run.
+_BUILTIN_TOOLS = (
+    "web_search", "web_search_preview", "web_search_2025_08_26", "web_search_preview_2025_03_11",
+    "file_search", "code_interpreter", "image_generation", "computer_use", "computer_use_preview",
+    "computer", "mcp", "local_shell", "shell", "apply_patch", "tool_search",
+)
+_ROLES = frozenset({"user", "assistant", "system", "developer"})
+
+
+@dataclass(slots=True)
+class Dropped:
+    """A request field the bridge could not honour."""
+
+    param: str
+    reason: str
+
+
+@dataclass(slots=True)
+class Down:
+    chat: JSON
+    dropped: list[Dropped] = field(default_factory=list)
+
+
+def to_chat_request(request: JSON, *, default_model: str | None = None, options: Options | None = None) -> Down:
+    """Translate a Responses create request into a chat request.
+
+    `request` is the parsed JSON body. Raises `InvalidRequest` for a malformed request (and, in
+    strict mode, for a field that cannot be honoured).
+    """
+    opts = options or Options()
+    if not isinstance(request, dict):
+        raise InvalidRequest("The request body must be a JSON object.")
+    down = Down(chat={})
+    builder = _Builder(opts, down)
+    chat = down.chat
+
+    model = request.get("model") or default_model
+    if not model:
+        raise InvalidRequest("You must provide a model parameter (or set DEFAULT_MODEL).", param="model")
+    if not isinstance(model, str):
+        raise InvalidRequest("'model' must be a string.", param="model")
+    chat["model"] = model
+
+    messages: list[JSON] = []
+    instructions = request.get("instructions")
+    if instructions is not None:
+        if isinstance(instructions, str):
+            if instructions:
+                messages.append({"role": opts.instructions_role, "content": instructions})
+        elif isinstance(instructions, list):
+            builder.items(instructions, messages, "instructions")
+        else:
+            raise InvalidRequest("'instructions' must be a string.", param="instructions")
+
+    if "input" not in request or request["input"] is None:
+        raise InvalidRequest("Missing required parameter: 'input'.", param="input")
+    inp = request["input"]
+    if isinstance(inp, str):
+        messages.append({"role": "user", "content": inp})
+    elif isinstance(inp, list):
+        builder.items(inp, messages, "input")
+    else:
+        raise InvalidRequest("'input' must be a string or an array of input items.", param="input")
+    chat["messages"] = messages
+
+    tools = request.get("tools")
+    if tools is not None:
+        if not isinstance(tools, list):
+            raise InvalidRequest("'tools' must be an array.", param="tools")
+        chat_tools = builder.tools(tools)
+        if chat_tools:
+            chat["tools"] = chat_tools
+    builder.tool_choice(request.get("tool_choice"), chat)
+    if "tools" in chat and request.get("parallel_tool_calls") is not None:
+        chat["parallel_tool_calls"] = _bool(request, "parallel_tool_calls")
+
+    builder.text(request.get("text"), chat)
+
+    reasoning = request.get("reasoning")
+    if reasoning is not None:
+        if not isinstance(reasoning, dict):
+            raise InvalidRequest("'reasoning' must be an object.", param="reasoning")
+        effort = reasoning.get("effort")
+        if effort is not None:
+            if not isinstance(effort, str):
+                raise InvalidRequest("'reasoning.effort' must be a string.", param="reasoning.effort")
+            chat["reasoning_effort"] = effort
+
+    max_out = request.get("max_output_tokens")
+    if max_out is not None:
+        if not isinstance(max_out, int) or isinstance(max_out, bool) or max_out < 1:
+            raise InvalidRequest("'max_output_tokens' must be a positive integer.", param="max_output_tokens")
+        chat[opts.max_tokens_field] = max_out
+
+    for name in _SAME_NAME:
+        value = request.get(name)
+        if value is not None:
+            if name == "user":
+                if not isinstance(value, str):
+                    raise InvalidRequest("'user' must be a string.", param="user")
+            elif not isinstance(value, int | float) or isinstance(value, bool):
+                raise InvalidRequest(f"'{name}' must be a number.", param=name)
+            chat[name] = value
+
+    top_logprobs = request.get("top_logprobs")
+    include = request.get("include") or []
+    if not isinstance(include, list):
+        raise InvalidRequest("'include' must be an array of strings.", param="include")
+    if top_logprobs is not None:
+        if not isinstance(top_logprobs, int) or isinstance(top_logprobs, bool) or not 0 <= top_logprobs <= 20:
+            raise InvalidRequest("'top_logprobs' must be an integer between 0 and 20.", param="top_logprobs")
+    if top_logprobs or "message.output_text.logprobs" in include:
+        chat["logprobs"] = True
+        if top_logprobs:
+            chat["top_logprobs"] = top_logprobs
+
+    stream = request.get("stream")
+    if stream is not None and not isinstance(stream, bool):
+        raise InvalidRequest("'stream' must be a boolean.", param="stream")
+    if stream:
+        chat["stream"] = True
+        chat["stream_options"] = {"include_usage": True}
+
+    metadata = request.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise InvalidRequest("'metadata' must be an object of string keys and values.", param="metadata")
+
+    for name in ("service_tier", "safety_identifier", "prompt_cache_key", "prompt_cache_retention"):
+        if request.get(name) is not None:
+            builder.drop(name, "a chat upstream has no use for it; echoed on the response only")
+    if request.get("max_tool_calls") is not None:
+        builder.drop("max_tool_calls", "not enforced by the bridge yet")
+    for name in request:
+        if name not in _BRIDGE_FIELDS:
+            builder.drop(name, "not a Responses create parameter the bridge knows")
+    return down
+
+
+def _bool(request: JSON, name: str) -> bool:
+    value = request[name]
+    if not isinstance(value, bool):
+        raise InvalidRequest(f"'{name}' must be a boolean.", param=name)
+    return value
+
+
+class _Builder:
+    __slots__ = ("opts", "down")
+
+    def __init__(self, opts: Options, down: Down) -> None:
+        self.opts = opts
+        self.down = down
+
+    def drop(self, param: str, reason: str) -> None:
+        if self.opts.strict:
+            raise InvalidRequest(f"'{param}' is not supported by this bridge: {reason}.", param=param,
+                                 code="unsupported_parameter")
+        self.down.dropped.append(Dropped(param, reason))
+
+    # ---- input items -------------------------------------------------------------------------
+
+    def items(self, items: list[Any], messages: list[JSON], where: str) -> None:
+        for i, item in enumerate(items):
+            param = f"{where}[{i}]"
+            if not isinstance(item, dict):
+                raise InvalidRequest(f"'{param}' must be an object.", param=param)
+            kind = item.get("type")
+            if kind is None and "role" in item:
+                kind = "message"
+            if kind == "message":
+                self.message(item, messages, param)
+            elif kind in ("function_call", "custom_tool_call"):
+                self.tool_call(item, messages, param, custom=kind == "custom_tool_call")
+            elif kind in ("function_call_output", "custom_tool_call_output"):
+                call_id = _str_field(item, "call_id", param)
+                messages.append(
+                    {"role": "tool", "tool_call_id": call_id, "content": self.tool_output(item.get("output"), param)}
+                )
+            elif kind == "reasoning":
+                continue  # a chat upstream takes no reasoning back by default
+            elif kind == "item_reference":
+                raise InvalidRequest(
+                    f"'{param}': item_reference needs a stored response, and this bridge has no store yet.",
+                    param=param,
+                )
+            elif kind is None:
+                raise InvalidRequest(f"'{param}' has no 'type' (and no 'role').", param=f"{param}.type")
+            else:
+                raise InvalidRequest(f"'{param}.type' {kind!r} is not an input item type the bridge supports.",
+                                     param=f"{param}.type")
+
+    def message(self, item: JSON, messages: list[JSON], param: str) -> None:
+        role = item.get("role")
+        if role not in _ROLES:
+            raise InvalidRequest(
+                f"'{param}.role' must be one of user, assistant, system, developer; got {role!r}.",
+                param=f"{param}.role",
+            )
+        if role == "developer":
+            role = self.opts.developer_role
+        content = item.get("content")
+        if isinstance(content, str):
+            chat_content: Any = content
+        elif isinstance(content, list):
+            chat_content = self.parts(content, f"{param}.content", role)
+        else:
+            raise InvalidRequest(f"'{param}.content' must be a string or an array of content parts.",
+                                 param=f"{param}.content")
+        if role == "assistant":
+            # Assistant text followed by function_call items becomes one chat message.
+            messages.append({"role": "assistant", "content": chat_content})
+        else:
+            messages.append({"role": role, "content": chat_content})
+
+    def parts(self, parts: list[Any], param: str, role: str) -> Any:
+        out: list[JSON] = []
+        for i, part in enumerate(parts):
+            p = f"{param}[{i}]"
+            if not isinstance(part, dict):
+                raise InvalidRequest(f"'{p}' must be an object.", param=p)
+            kind = part.get("type")
+            if kind in ("input_text", "output_text", "text", "summary_text", "reasoning_text"):
+                out.append({"type": "text", "text": _str_field(part, "text", p)})
+            elif kind == "refusal":
+                out.append({"type": "text", "text": _str_field(part, "refusal", p)})
+            elif kind == "input_image":
+                url = part.get("image_url")
+                if not isinstance(url, str):
+                    if part.get("file_id"):
+                        raise InvalidRequest(f"'{p}.file_id': images by file id are not supported; send image_url.",
+                                             param=f"{p}.file_id")
+                    raise InvalidRequest(f"'{p}.image_url' must be a URL or data URL string.", param=f"{p}.image_url")
+                image: JSON = {"url": url}
+                if part.get("detail") is not None:
+                    image["detail"] = part["detail"]
+                out.append({"type": "image_url", "image_url": image})
+            elif kind == "input_file":
+                file: JSON = {k: part[k] for k in ("file_data", "file_id", "filename") if part.get(k) is not None}
+                if part.get("file_url") is not None:
+                    raise InvalidRequest(f"'{p}.file_url' is not supported; send file_data.", param=f"{p}.file_url")
+                if not file:
+                    raise InvalidRequest(f"'{p}' needs file_data or file_id.", param=p)
+                out.append({"type": "file", "file": file})
+            elif kind == "input_audio":
+                audio = part.get("input_audio")
+                if not isinstance(audio, dict):
+                    raise InvalidRequest(f"'{p}.input_audio' must be an object with data and format.",
+                                         param=f"{p}.input_audio")
+                out.append({"type": "input_audio", "input_audio": audio})
+            else:
+                raise InvalidRequest(f"'{p}.type' {kind!r} is not a content part type the bridge supports.",
+                                     param=f"{p}.type")
+        if all(part["type"] == "text" for part in out) and (role != "user" or len(out) == 1):
+            # Plain text as a string: the form every chat template accepts (assistant and system
+            # content as arrays trip many of them).
+            return "\n".join(part["text"] for part in out)
+        return out
+
+    def tool_call(self, item: JSON, messages: list[JSON], param: str, *, custom: bool) -> None:
+        call_id = _str_field(item, "call_id", param)
+        name = _str_field(item, "name", param)
+        if custom:
+            arguments = orjson.dumps({"input": _str_field(item, "input", param)}).decode()
+        else:
+            arguments = _str_field(item, "arguments", param)
+        call = {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+        last = messages[-1] if messages else None
+        if last is not None and last["role"] == "assistant" and isinstance(last.get("content"), str | type(None)):
+            last.setdefault("tool_calls", []).append(call)
+        else:
+            messages.append({"role": "assistant", "content": None, "tool_calls": [call]})
+
+    def tool_output(self, output: Any, param: str) -> Any:
+        if isinstance(output, str):
+            return output
+        if isinstance(output, list):
+            return self.parts(output, f"{param}.output", "tool")
+        raise InvalidRequest(f"'{param}.output' must be a string or an array of content parts.",
+                             param=f"{param}.output")
+
+    # ---- tools -------------------------------------------------------------------------------
+
+    def tools(self, tools: list[Any]) -> list[JSON]:
+        out: list[JSON] = []
+        for i, tool in enumerate(tools):
+            p = f"tools[{i}]"
+            if not isinstance(tool, dict):
+                raise InvalidRequest(f"'{p}' must be an object.", param=p)
+            kind = tool.get("type")
+            if kind == "function":
+                out.append(_function_tool(tool, p))
+            elif kind == "custom":
+                out.append(_custom_tool(tool, p))
+            elif kind == "namespace":
+                inner = tool.get("tools")
+                if not isinstance(inner, list):
+                    raise InvalidRequest(f"'{p}.tools' must be an array.", param=f"{p}.tools")
+                for j, sub in enumerate(inner):
+                    sp = f"{p}.tools[{j}]"
+                    if not isinstance(sub, dict) or sub.get("type", "function") != "function":
+                        self.drop(sp, "only function tools are supported inside a namespace")
+                        continue
+                    out.append(_function_tool(sub, sp))
+            elif isinstance(kind, str) and kind.startswith(_BUILTIN_TOOLS):
+                self.drop(p, f"built-in tool {kind!r} cannot run on a chat upstream")
+            else:
+                raise InvalidRequest(f"'{p}.type' {kind!r} is not a tool type the bridge supports.",
+                                     param=f"{p}.type")
+        return out
+
+    def tool_choice(self, choice: Any, chat: JSON) -> None:
+        if choice is None:
+            return
+        if isinstance(choice, str):
+            if choice not in ("auto", "none", "required"):
+                raise InvalidRequest("'tool_choice' must be auto, none, required or an object.", param="tool_choice")
+            if "tools" in chat:
+                chat["tool_choice"] = choice
+            return
+        if not isinstance(choice, dict):
+            raise InvalidRequest("'tool_choice' must be a string or an object.", param="tool_choice")
+        kind = choice.get("type")
+        if kind in ("function", "custom"):
+            name = _str_field(choice, "name", "tool_choice")
+            chat["tool_choice"] = {"type": "function", "function": {"name": name}}
+        elif kind == "allowed_tools":
+            mode = choice.get("mode", "auto")
+            allowed = choice.get("tools")
+            if mode not in ("auto", "required") or not isinstance(allowed, list):
+                raise InvalidRequest("'tool_choice' allowed_tools needs mode auto|required and a tools array.",
+                                     param="tool_choice")
+            names = {t.get("name") for t in allowed if isinstance(t, dict)}
+            chat["tools"] = [t for t in chat.get("tools", []) if t["function"]["name"] in names]
+            if not chat["tools"]:
+                del chat["tools"]
+            else:
+                chat["tool_choice"] = mode
+        else:
+            self.drop("tool_choice", f"tool_choice of type {kind!r} cannot be expressed to a chat upstream")
+
+    def text(self, text: Any, chat: JSON) -> None:
+        if text is None:
+            return
+        if not isinstance(text, dict):
+            raise InvalidRequest("'text' must be an object.", param="text")
+        fmt = text.get("format")
+        if fmt is not None:
+            if not isinstance(fmt, dict):
+                raise InvalidRequest("'text.format' must be an object.", param="text.format")
+            kind = fmt.get("type")
+            if kind == "json_schema":
+                name = fmt.get("name")
+                schema = fmt.get("schema")
+                if not isinstance(name, str) or not isinstance(schema, dict):
+                    raise InvalidRequest("'text.format' json_schema needs 'name' and 'schema'.", param="text.format")
+                spec: JSON = {"name": name, "schema": schema}
+                for key in ("strict", "description"):
+                    if fmt.get(key) is not None:
+                        spec[key] = fmt[key]
+                chat["response_format"] = {"type": "json_schema", "json_schema": spec}
+            elif kind == "json_object":
+                chat["response_format"] = {"type": "json_object"}
+            elif kind != "text":
+                raise InvalidRequest(f"'text.format.type' {kind!r} must be text, json_object or json_schema.",
+                                     param="text.format.type")
+        if text.get("verbosity") is not None:
+            self.drop("text.verbosity", "chat upstreams do not take verbosity")
+
+
+def _str_field(obj: JSON, name: str, param: str) -> str:
+    value = obj.get(name)
+    if not isinstance(value, str):
+        raise InvalidRequest(f"'{param}.{name}' must be a string.", param=f"{param}.{name}")
+    return value
+
+
+def _function_tool(tool: JSON, param: str) -> JSON:
+    fn: JSON = {"name": _str_field(tool, "name", param)}
+    if tool.get("description") is not None:
+        fn["description"] = tool["description"]
+    params = tool.get("parameters")
+    fn["parameters"] = params if isinstance(params, dict) else {"type": "object", "properties": {}}
+    if tool.get("strict") is not None:
+        fn["strict"] = tool["strict"]
+    return {"type": "function", "function": fn}
+
+
+def _custom_tool(tool: JSON, param: str) -> JSON:
+    description = tool.get("description") or ""
+    fmt = tool.get("format")
+    if isinstance(fmt, dict) and fmt.get("type") == "grammar":
+        description += (
+            f"\n\nThe `input` must follow this {fmt.get('syntax', '')} grammar:\n{fmt.get('definition', '')}"
+        )
+    return {
+        "type": "function",
+        "function": {
+            "name": _str_field(tool, "name", param),
+            "description": description.strip(),
+            "parameters": {
+                "type": "object",
+                "properties": {"input": {"type": "string", "description": "The raw tool input."}},
+                "required": ["input"],
+            },
+        },
+    }

@@ -1,0 +1,397 @@
+"""Up: the chat chunk -> Responses event state machine. Pure, sans-I/O.
+
+Feed it the parsed chat chunks of one upstream answer; it returns the Responses events to send, each
+stamped with a gapless `sequence_number` by the one `_emit`. A non-stream chat answer goes through
+the same machine as a single chunk (see `response.py`), so the final object of a stream and the
+non-stream response for the same answer are equal by construction.
+
+Item order follows first appearance: reasoning, then message text, then tool calls, as upstreams send
+them. Reasoning and message are exclusive (opening one closes the other); tool calls stay open until
+the answer ends, because some upstreams interleave their argument deltas.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from .envelope import envelope, usage_up
+from .options import Options
+from .think import ThinkSplitter
+
+JSON = dict[str, Any]
+NewId = Callable[[str], str]
+Clock = Callable[[], int]
+
+_INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"}
+
+
+class StreamTranslator:
+    """One Responses stream, built from one chat answer.
+
+    `start()` -> `response.created`, `response.in_progress`; `feed(chunk)` -> the events for that
+    chunk; `finish()` -> the closing events and exactly one terminal event; `fail(code, message)` ->
+    `response.failed`. After the terminal event every call returns `[]`.
+    """
+
+    def __init__(
+        self,
+        request: JSON,
+        *,
+        model: str,
+        new_id: NewId,
+        clock: Clock,
+        options: Options | None = None,
+    ) -> None:
+        self._opts = options or Options()
+        self._new_id = new_id
+        self._clock = clock
+        self._seq = 0
+        self._events: list[JSON] = []
+        self.response: JSON = envelope(request, response_id=new_id("resp"), model=model, created_at=clock())
+        self._output: list[JSON] = self.response["output"]
+        self._think = ThinkSplitter(self._opts.think_tags)
+        self._custom_names = _custom_tool_names(request)
+        self._reasoning: _Reasoning | None = None
+        self._message: _Message | None = None
+        self._calls: dict[int, _Call] = {}
+        self._open_calls: list[_Call] = []
+        self._finish_reason: str | None = None
+        self._usage: Any = None
+        self.done = False
+
+    # ---- public API ---------------------------------------------------------------------------
+
+    def start(self) -> list[JSON]:
+        self._emit({"type": "response.created", "response": _snapshot(self.response)})
+        self._emit({"type": "response.in_progress", "response": _snapshot(self.response)})
+        return self._take()
+
+    def feed(self, chunk: JSON) -> list[JSON]:
+        if self.done:
+            return []
+        usage = chunk.get("usage")
+        if usage:
+            self._usage = usage
+        choices = chunk.get("choices")
+        if choices:
+            for choice in choices:
+                if isinstance(choice, dict) and choice.get("index", 0) == 0:
+                    self._choice(choice)
+        return self._take()
+
+    def finish(self) -> list[JSON]:
+        """The upstream answer ended normally (`[DONE]`, or the body of a non-stream answer)."""
+        if self.done:
+            return []
+        reasoning, text = self._think.flush()
+        self._reasoning_delta(reasoning)
+        self._text_delta(text, "output_text", None)
+        reason = _INCOMPLETE.get(self._finish_reason or "")
+        item_status = "incomplete" if reason else "completed"
+        self._close_exclusive(item_status)
+        for call in list(self._open_calls):
+            self._close_call(call, item_status)
+        r = self.response
+        r["usage"] = usage_up(self._usage)
+        if reason:
+            r["status"] = "incomplete"
+            r["incomplete_details"] = {"reason": reason}
+            terminal = "response.incomplete"
+        else:
+            r["status"] = "completed"
+            r["completed_at"] = self._clock()
+            terminal = "response.completed"
+        self.done = True
+        self._emit({"type": terminal, "response": r})
+        return self._take()
+
+    def fail(self, code: str, message: str) -> list[JSON]:
+        """The upstream failed: end with `response.failed`, keeping what arrived so far.
+
+        Open items are not announced as done (a client could act on a half-streamed tool call);
+        they appear in the final object with status `incomplete`.
+        """
+        if self.done:
+            return []
+        for item in self._output:
+            if item.get("status") == "in_progress":
+                item["status"] = "incomplete"
+        self._reasoning = None
+        self._message = None
+        self._open_calls.clear()
+        r = self.response
+        r["status"] = "failed"
+        r["error"] = {"code": code, "message": message}
+        r["usage"] = usage_up(self._usage) if self._usage else None
+        self.done = True
+        self._emit({"type": "response.failed", "response": r})
+        return self._take()
+
+    # ---- chunk handling -----------------------------------------------------------------------
+
+    def _choice(self, choice: JSON) -> None:
+        delta = choice.get("delta")
+        if isinstance(delta, dict):
+            reasoning = delta.get("reasoning_content")
+            if not isinstance(reasoning, str):
+                reasoning = delta.get("reasoning")
+            if isinstance(reasoning, str) and reasoning:
+                self._reasoning_delta(reasoning)
+            content = delta.get("content")
+            if isinstance(content, str) and content:
+                logprobs = _logprobs(choice.get("logprobs"))
+                think, text = self._think.feed(content)
+                self._reasoning_delta(think)
+                self._text_delta(text, "output_text", logprobs)
+            refusal = delta.get("refusal")
+            if isinstance(refusal, str) and refusal:
+                self._text_delta(refusal, "refusal", None)
+            tool_calls = delta.get("tool_calls")
+            if isinstance(tool_calls, list):
+                for call in tool_calls:
+                    if isinstance(call, dict):
+                        self._tool_call_delta(call)
+        finish = choice.get("finish_reason")
+        if isinstance(finish, str):
+            self._finish_reason = finish
+
+    def _reasoning_delta(self, text: str) -> None:
+        if not text:
+            return
+        r = self._reasoning
+        if r is None:
+            self._close_exclusive("completed")
+            item = {"id": self._new_id("rs"), "type": "reasoning", "summary": [], "content": [],
+                    "status": "in_progress"}
+            r = self._reasoning = _Reasoning(item, self._add(item))
+        r.parts.append(text)
+        self._emit({"type": "response.reasoning_text.delta", "item_id": r.item["id"], "output_index": r.index,
+                    "content_index": 0, "delta": text})
+
+    def _text_delta(self, text: str, kind: str, logprobs: list[JSON] | None) -> None:
+        if not text:
+            return
+        m = self._message
+        if m is None:
+            self._close_exclusive("completed")
+            item = {"id": self._new_id("msg"), "type": "message", "role": "assistant", "status": "in_progress",
+                    "content": []}
+            m = self._message = _Message(item, self._add(item))
+        if m.kind != kind:
+            self._close_part(m)
+            m.kind = kind
+            m.content_index = len(m.item["content"])
+            part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []} if kind == "output_text" \
+                else {"type": "refusal", "refusal": ""}
+            m.item["content"].append(part)
+            self._emit({"type": "response.content_part.added", "item_id": m.item["id"], "output_index": m.index,
+                        "content_index": m.content_index, "part": dict(part)})
+        m.parts.append(text)
+        base = {"item_id": m.item["id"], "output_index": m.index, "content_index": m.content_index, "delta": text}
+        if kind == "output_text":
+            lp = logprobs or []
+            m.logprobs.extend(lp)
+            self._emit({"type": "response.output_text.delta", **base, "logprobs": lp})
+        else:
+            self._emit({"type": "response.refusal.delta", **base})
+
+    def _tool_call_delta(self, delta: JSON) -> None:
+        index = delta.get("index")
+        if not isinstance(index, int):
+            index = len(self._calls)
+        fn = delta.get("function") if isinstance(delta.get("function"), dict) else {}
+        call = self._calls.get(index)
+        if call is None:
+            call = self._calls[index] = _Call()
+        if isinstance(delta.get("id"), str) and delta["id"] and not call.call_id:
+            call.call_id = delta["id"]
+        if isinstance(fn.get("name"), str) and fn["name"]:
+            call.name += fn["name"] if call.item is None else ""
+        args = fn.get("arguments")
+        if isinstance(args, dict):  # a few servers send parsed arguments
+            args = orjson.dumps(args).decode()
+        if isinstance(args, str) and args:
+            call.pending.append(args)
+        if call.item is None and call.name:
+            self._open_call(call)
+        if call.item is not None and call.pending:
+            text = "".join(call.pending)
+            call.pending.clear()
+            call.args.append(text)
+            if not call.custom:  # a freeform tool's input is decoded from the JSON once complete
+                self._emit({"type": "response.function_call_arguments.delta", "item_id": call.item["id"],
+                            "output_index": call.index, "delta": text})
+
+    def _open_call(self, call: _Call) -> None:
+        self._close_exclusive("completed")
+        call.custom = call.name in self._custom_names
+        call_id = call.call_id or self._new_id("call")
+        if call.custom:
+            item = {"id": self._new_id("ctc"), "type": "custom_tool_call", "call_id": call_id, "name": call.name,
+                    "input": "", "status": "in_progress"}
+        else:
+            item = {"id": self._new_id("fc"), "type": "function_call", "call_id": call_id, "name": call.name,
+                    "arguments": "", "status": "in_progress"}
+        call.item = item
+        call.index = self._add(item)
+        self._open_calls.append(call)
+
+    # ---- closing ------------------------------------------------------------------------------
+
+    def _close_exclusive(self, status: str) -> None:
+        r = self._reasoning
+        if r is not None:
+            self._reasoning = None
+            text = "".join(r.parts)
+            r.item["content"] = [{"type": "reasoning_text", "text": text}]
+            r.item["status"] = status
+            self._emit({"type": "response.reasoning_text.done", "item_id": r.item["id"], "output_index": r.index,
+                        "content_index": 0, "text": text})
+            self._emit({"type": "response.output_item.done", "output_index": r.index, "item": r.item})
+        m = self._message
+        if m is not None:
+            self._message = None
+            self._close_part(m)
+            m.item["status"] = status
+            self._emit({"type": "response.output_item.done", "output_index": m.index, "item": m.item})
+
+    def _close_part(self, m: _Message) -> None:
+        if m.kind is None:
+            return
+        text = "".join(m.parts)
+        m.parts.clear()
+        base = {"item_id": m.item["id"], "output_index": m.index, "content_index": m.content_index}
+        part = m.item["content"][m.content_index]
+        if m.kind == "output_text":
+            part["text"] = text
+            part["logprobs"] = m.logprobs
+            m.logprobs = []
+            self._emit({"type": "response.output_text.done", **base, "text": text, "logprobs": part["logprobs"]})
+        else:
+            part["refusal"] = text
+            self._emit({"type": "response.refusal.done", **base, "refusal": text})
+        self._emit({"type": "response.content_part.done", **base, "part": part})
+        m.kind = None
+
+    def _close_call(self, call: _Call, status: str) -> None:
+        self._open_calls.remove(call)
+        if call.item is None:  # arguments without a name ever arriving
+            self._open_call(call)
+            self._open_calls.remove(call)
+        item = call.item
+        assert item is not None
+        text = "".join(call.args) + "".join(call.pending)
+        item["status"] = status
+        if call.custom:
+            item["input"] = _custom_input(text)
+            base = {"item_id": item["id"], "output_index": call.index}
+            if item["input"]:
+                self._emit({"type": "response.custom_tool_call_input.delta", **base, "delta": item["input"]})
+            self._emit({"type": "response.custom_tool_call_input.done", **base, "input": item["input"]})
+        else:
+            if call.pending:
+                self._emit({"type": "response.function_call_arguments.delta", "item_id": item["id"],
+                            "output_index": call.index, "delta": "".join(call.pending)})
+            item["arguments"] = text
+            self._emit({"type": "response.function_call_arguments.done", "item_id": item["id"],
+                        "output_index": call.index, "name": item["name"], "arguments": text})
+        self._emit({"type": "response.output_item.done", "output_index": call.index, "item": item})
+
+    # ---- plumbing -----------------------------------------------------------------------------
+
+    def _add(self, item: JSON) -> int:
+        index = len(self._output)
+        self._output.append(item)
+        # A copy: the live item keeps growing, the event must show it as it was when added.
+        added = {k: (list(v) if isinstance(v, list) else v) for k, v in item.items()}
+        self._emit({"type": "response.output_item.added", "output_index": index, "item": added})
+        return index
+
+    def _emit(self, event: JSON) -> None:
+        event["sequence_number"] = self._seq
+        self._seq += 1
+        self._events.append(event)
+
+    def _take(self) -> list[JSON]:
+        events = self._events
+        self._events = []
+        return events
+
+
+class _Reasoning:
+    __slots__ = ("item", "index", "parts")
+
+    def __init__(self, item: JSON, index: int) -> None:
+        self.item = item
+        self.index = index
+        self.parts: list[str] = []
+
+
+class _Message:
+    __slots__ = ("item", "index", "parts", "kind", "content_index", "logprobs")
+
+    def __init__(self, item: JSON, index: int) -> None:
+        self.item = item
+        self.index = index
+        self.parts: list[str] = []
+        self.kind: str | None = None
+        self.content_index = -1
+        self.logprobs: list[JSON] = []
+
+
+class _Call:
+    __slots__ = ("call_id", "name", "item", "index", "args", "pending", "custom")
+
+    def __init__(self) -> None:
+        self.call_id = ""
+        self.name = ""
+        self.item: JSON | None = None
+        self.index = -1
+        self.args: list[str] = []
+        self.pending: list[str] = []
+        self.custom = False
+
+
+def _snapshot(response: JSON) -> JSON:
+    return {**response, "output": list(response["output"])}
+
+
+def _custom_tool_names(request: JSON) -> frozenset[str]:
+    tools = request.get("tools")
+    if not isinstance(tools, list):
+        return frozenset()
+    return frozenset(
+        t["name"] for t in tools if isinstance(t, dict) and t.get("type") == "custom" and isinstance(t.get("name"), str)
+    )
+
+
+def _custom_input(arguments: str) -> str:
+    """The `input` string out of `{"input": "..."}`; the raw text if the model did not send JSON."""
+    try:
+        parsed = orjson.loads(arguments)
+    except orjson.JSONDecodeError:
+        return arguments
+    if isinstance(parsed, dict) and isinstance(parsed.get("input"), str):
+        return str(parsed["input"])
+    return arguments
+
+
+def _logprobs(logprobs: Any) -> list[JSON] | None:
+    if not isinstance(logprobs, dict) or not isinstance(logprobs.get("content"), list):
+        return None
+    out = []
+    for lp in logprobs["content"]:
+        if isinstance(lp, dict):
+            out.append({
+                "token": lp.get("token", ""),
+                "logprob": lp.get("logprob", 0.0),
+                "bytes": lp.get("bytes") or [],
+                "top_logprobs": [
+                    {"token": t.get("token", ""), "logprob": t.get("logprob", 0.0), "bytes": t.get("bytes") or []}
+                    for t in lp.get("top_logprobs") or [] if isinstance(t, dict)
+                ],
+            })
+    return out
