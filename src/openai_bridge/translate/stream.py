@@ -64,6 +64,11 @@ class StreamTranslator:
 
     # ---- public API ---------------------------------------------------------------------------
 
+    @property
+    def finish_reason(self) -> str | None:
+        """The upstream's `finish_reason`, once a chunk carried one."""
+        return self._finish_reason
+
     def start(self) -> list[JSON]:
         self._emit({"type": "response.created", "response": _snapshot(self.response)})
         self._emit({"type": "response.in_progress", "response": _snapshot(self.response)})

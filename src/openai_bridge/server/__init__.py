@@ -1,0 +1,1 @@
+"""The HTTP face: FastAPI app, routes, SSE writer. Thin: the work happens in `service`."""

@@ -1,0 +1,62 @@
+"""An SSE response that stops the producer as soon as the client goes away.
+
+Starlette's StreamingResponse only notices a disconnect at its next write; while the upstream is
+thinking that can be minutes, with the upstream request still running. Here a watcher waits for
+`http.disconnect` and cancels the pump, whose `finally` closes the upstream connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+
+class SSEResponse(Response):
+    media_type = "text/event-stream; charset=utf-8"
+
+    def __init__(self, frames: AsyncIterator[bytes], headers: dict[str, str] | None = None) -> None:
+        # Starlette's Response.__init__ would render a body; this one streams.
+        self.frames = frames
+        self.extra_headers = headers or {}
+        self.status_code = 200
+        self.background = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raw_headers = [
+            (b"content-type", self.media_type.encode()),
+            (b"cache-control", b"no-cache"),
+            (b"x-accel-buffering", b"no"),
+        ] + [(k.encode(), v.encode()) for k, v in self.extra_headers.items()]
+        await send({"type": "http.response.start", "status": 200, "headers": raw_headers})
+        pump = asyncio.ensure_future(self._pump(send))
+        watcher = asyncio.ensure_future(_disconnected(receive))
+        try:
+            await asyncio.wait((pump, watcher), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (pump, watcher):
+                if not task.done():
+                    task.cancel()
+            await asyncio.gather(pump, watcher, return_exceptions=True)
+        if not pump.cancelled() and pump.exception() is not None:
+            raise pump.exception()  # type: ignore[misc]
+
+    async def _pump(self, send: Send) -> None:
+        try:
+            async for frame in self.frames:
+                await send({"type": "http.response.body", "body": frame, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            aclose: Any = getattr(self.frames, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+
+async def _disconnected(receive: Receive) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
