@@ -13,8 +13,8 @@ JSON = dict[str, Any]
 
 def envelope(request: JSON, *, response_id: str, model: str, created_at: int) -> JSON:
     """A Response object with no output yet, status `in_progress`."""
-    text = request.get("text") if isinstance(request.get("text"), dict) else {}
-    reasoning = request.get("reasoning") if isinstance(request.get("reasoning"), dict) else {}
+    text = obj(request.get("text"))
+    reasoning = obj(request.get("reasoning"))
     conversation = request.get("conversation")
     if isinstance(conversation, str):
         conversation = {"id": conversation}
@@ -58,13 +58,11 @@ def envelope(request: JSON, *, response_id: str, model: str, created_at: int) ->
 
 def usage_up(usage: Any) -> JSON:
     """Chat usage -> Responses usage; detail objects are always objects."""
-    u = usage if isinstance(usage, dict) else {}
+    u = obj(usage)
     prompt = _int(u.get("prompt_tokens"))
     completion = _int(u.get("completion_tokens"))
-    prompt_details = u.get("prompt_tokens_details") if isinstance(u.get("prompt_tokens_details"), dict) else {}
-    completion_details = (
-        u.get("completion_tokens_details") if isinstance(u.get("completion_tokens_details"), dict) else {}
-    )
+    prompt_details = obj(u.get("prompt_tokens_details"))
+    completion_details = obj(u.get("completion_tokens_details"))
     total = u.get("total_tokens")
     return {
         "input_tokens": prompt,
@@ -76,6 +74,11 @@ def usage_up(usage: Any) -> JSON:
         "output_tokens_details": {"reasoning_tokens": _int(completion_details.get("reasoning_tokens"))},
         "total_tokens": total if isinstance(total, int) else prompt + completion,
     }
+
+
+def obj(value: Any) -> JSON:
+    """`value` if it is a JSON object, else an empty one: for reading optional nested fields."""
+    return value if isinstance(value, dict) else {}
 
 
 def _int(value: Any) -> int:

@@ -137,9 +137,10 @@ def to_chat_request(request: JSON, *, default_model: str | None = None, options:
     include = request.get("include") or []
     if not isinstance(include, list):
         raise InvalidRequest("'include' must be an array of strings.", param="include")
-    if top_logprobs is not None:
-        if not isinstance(top_logprobs, int) or isinstance(top_logprobs, bool) or not 0 <= top_logprobs <= 20:
-            raise InvalidRequest("'top_logprobs' must be an integer between 0 and 20.", param="top_logprobs")
+    if top_logprobs is not None and (
+        not isinstance(top_logprobs, int) or isinstance(top_logprobs, bool) or not 0 <= top_logprobs <= 20
+    ):
+        raise InvalidRequest("'top_logprobs' must be an integer between 0 and 20.", param="top_logprobs")
     if top_logprobs or "message.output_text.logprobs" in include:
         chat["logprobs"] = True
         if top_logprobs:

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from .envelope import envelope, usage_up
+from .envelope import envelope, obj, usage_up
 from .options import Options
 from .think import ThinkSplitter
 
@@ -207,7 +207,7 @@ class StreamTranslator:
         index = delta.get("index")
         if not isinstance(index, int):
             index = len(self._calls)
-        fn = delta.get("function") if isinstance(delta.get("function"), dict) else {}
+        fn = obj(delta.get("function"))
         call = self._calls.get(index)
         if call is None:
             call = self._calls[index] = _Call()

@@ -60,8 +60,11 @@ class SSEDecoder:
 
     def close(self) -> Iterator[bytes]:
         """Flush an event the upstream did not terminate with a blank line."""
-        if self._buf.startswith(b"data:"):
-            value = self._buf[5:].lstrip(b" ")
+        line = self._buf.removesuffix(b"\r")  # a held \r is a line end, not payload
+        if line.startswith(b"data:"):
+            value = line[5:]
+            if value.startswith(b" "):  # one space, as in feed(): the rest is payload
+                value = value[1:]
             self._data.append(value)
         self._buf = b""
         if self._data:
