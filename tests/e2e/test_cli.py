@@ -1,0 +1,55 @@
+"""The console script as a user runs it: a real process, real port, env and flags."""
+
+import os
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from tests.support.bridge import free_port
+
+
+def start(args, env=None):
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.Popen([sys.executable, "-m", "openai_bridge.cli", *args], env=full_env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def wait_healthy(port, proc, limit=15.0):
+    started = time.monotonic()
+    while time.monotonic() - started < limit:
+        if proc.poll() is not None:
+            pytest.fail(f"the bridge exited: {proc.stdout.read().decode()}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return time.monotonic() - started
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    pytest.fail("the bridge did not become healthy")
+
+
+def stop(proc):
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_serves_on_port_from_env_and_flags(workers):
+    port = free_port()
+    dead = free_port()
+    proc = start(["--workers", str(workers), "--upstream", f"http://127.0.0.1:{dead}"],
+                 env={"BRIDGE_PORT": str(port), "DEFAULT_MODEL": "m"})
+    try:
+        wait_healthy(port, proc)
+        for path in ("/v1/responses", "/responses"):
+            r = httpx.post(f"http://127.0.0.1:{port}{path}", json={"input": "hi"}, timeout=10)
+            assert r.status_code == 502
+            assert r.json()["error"]["code"] == "upstream_unreachable"
+            assert f"127.0.0.1:{dead}/v1" in r.json()["error"]["message"]
+    finally:
+        stop(proc)
