@@ -54,6 +54,7 @@ class StreamTranslator:
         self._output: list[JSON] = self.response["output"]
         self._think = ThinkSplitter(self._opts.think_tags)
         self._custom_names = _custom_tool_names(request)
+        self._namespaces = _namespace_of_tools(request)
         self._reasoning: _Reasoning | None = None
         self._message: _Message | None = None
         self._calls: dict[int, _Call] = {}
@@ -121,6 +122,19 @@ class StreamTranslator:
         """
         if self.done:
             return []
+        # The final object keeps the text already streamed as deltas (open items hold it in parts).
+        if self._reasoning is not None:
+            self._reasoning.item["content"] = [{"type": "reasoning_text", "text": "".join(self._reasoning.parts)}]
+        m = self._message
+        if m is not None and m.kind is not None:
+            part = m.item["content"][m.content_index]
+            if m.kind == "output_text":
+                part["text"], part["logprobs"] = "".join(m.parts), m.logprobs
+            else:
+                part["refusal"] = "".join(m.parts)
+        for call in self._open_calls:
+            if call.item is not None and not call.custom:
+                call.item["arguments"] = "".join(call.args)
         for item in self._output:
             if item.get("status") == "in_progress":
                 item["status"] = "incomplete"
@@ -231,6 +245,14 @@ class StreamTranslator:
                             "output_index": call.index, "delta": text})
 
     def _open_call(self, call: _Call) -> None:
+        if not self._think.in_reasoning:
+            # Content the splitter still holds (a partial `<think>`, whitespace) came before this call:
+            # it must land in the message, ahead of the call, not after it. Mere whitespace (many models
+            # emit "\n\n" before their tool calls) makes no message of its own.
+            reasoning, text = self._think.flush()
+            self._reasoning_delta(reasoning)
+            if self._message is not None or text.strip():
+                self._text_delta(text, "output_text", None)
         self._close_exclusive("completed")
         call.custom = call.name in self._custom_names
         call_id = call.call_id or self._new_id("call")
@@ -240,6 +262,8 @@ class StreamTranslator:
         else:
             item = {"id": self._new_id("fc"), "type": "function_call", "call_id": call_id, "name": call.name,
                     "arguments": "", "status": "in_progress"}
+            if call.name in self._namespaces:  # flattened from a namespace tool: say which one
+                item["namespace"] = self._namespaces[call.name]
         call.item = item
         call.index = self._add(item)
         self._open_calls.append(call)
@@ -371,6 +395,20 @@ def _custom_tool_names(request: JSON) -> frozenset[str]:
     return frozenset(
         t["name"] for t in tools if isinstance(t, dict) and t.get("type") == "custom" and isinstance(t.get("name"), str)
     )
+
+
+def _namespace_of_tools(request: JSON) -> dict[str, str]:
+    """Function name -> namespace name, for the function tools that `to_chat_request` flattened."""
+    tools = request.get("tools")
+    out: dict[str, str] = {}
+    for t in tools if isinstance(tools, list) else []:
+        if not (isinstance(t, dict) and t.get("type") == "namespace" and isinstance(t.get("name"), str)):
+            continue
+        inner = t.get("tools")
+        for sub in inner if isinstance(inner, list) else []:
+            if isinstance(sub, dict) and isinstance(sub.get("name"), str):
+                out[sub["name"]] = t["name"]
+    return out
 
 
 def _custom_input(arguments: str) -> str:
