@@ -245,14 +245,13 @@ class StreamTranslator:
                             "output_index": call.index, "delta": text})
 
     def _open_call(self, call: _Call) -> None:
-        if not self._think.in_reasoning:
-            # Content the splitter still holds (a partial `<think>`, whitespace) came before this call:
-            # it must land in the message, ahead of the call, not after it. Mere whitespace (many models
-            # emit "\n\n" before their tool calls) makes no message of its own.
-            reasoning, text = self._think.flush()
-            self._reasoning_delta(reasoning)
-            if self._message is not None or text.strip():
-                self._text_delta(text, "output_text", None)
+        # Content the splitter still holds (a partial `<think>` or `</think>`, whitespace) came before this
+        # call: it must land in the reasoning or message, ahead of the call, not after it. Mere whitespace
+        # (many models emit "\n\n" before their tool calls) makes no message of its own.
+        reasoning, text = self._think.flush()
+        self._reasoning_delta(reasoning)
+        if self._message is not None or text.strip():
+            self._text_delta(text, "output_text", None)
         self._close_exclusive("completed")
         call.custom = call.name in self._custom_names
         call_id = call.call_id or self._new_id("call")

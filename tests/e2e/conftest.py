@@ -1,0 +1,50 @@
+"""One scripted upstream and one bridge for the whole e2e package, both on real ports.
+
+The bridge runs with short timeouts and keepalive so that the fault cases stay fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from openai import OpenAI
+
+from openai_bridge.config import Config, Timeouts
+from openai_bridge.upstream.scripted import ScriptedUpstream
+from tests.support.bridge import running_bridge
+
+KEEPALIVE = 0.2
+TIMEOUTS = Timeouts(connect=2.0, first_byte=1.0, idle=0.6)
+
+
+@pytest.fixture(scope="session")
+def scripted_server() -> Iterator[ScriptedUpstream]:
+    with ScriptedUpstream() as up:
+        yield up
+
+
+@pytest.fixture
+def upstream(scripted_server: ScriptedUpstream) -> ScriptedUpstream:
+    scripted_server.reset()
+    return scripted_server
+
+
+@pytest.fixture(scope="session")
+def bridge_url(scripted_server: ScriptedUpstream) -> Iterator[str]:
+    config = Config(upstream=scripted_server.base_url, default_model="m", keepalive=KEEPALIVE, timeouts=TIMEOUTS)
+    with running_bridge(config) as url:
+        yield url
+
+
+@pytest.fixture
+def client(bridge_url: str) -> Iterator[OpenAI]:
+    with OpenAI(base_url=bridge_url + "/v1", api_key="x", max_retries=0, timeout=10) as c:
+        yield c
+
+
+@pytest.fixture
+def http(bridge_url: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=bridge_url, timeout=10) as c:
+        yield c
