@@ -283,8 +283,6 @@ def test_upstream_refusal_after_the_stream_started(client: OpenAI, upstream: Scr
     still_serves(client, upstream)
 
 
-@pytest.mark.xfail(strict=False, reason="bridge bug: a non-stream upstream call outlives the client until the "
-                                        "first_byte timeout")
 def test_client_disconnect_non_stream_closes_the_upstream_request(bridge_url: str, upstream: ScriptedUpstream):
     upstream.push(s.hang(10))
     with pytest.raises(httpx.ReadTimeout):

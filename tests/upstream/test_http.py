@@ -133,3 +133,14 @@ def test_stream_refused_with_status():
     with pytest.raises(UpstreamError) as err:
         run(up.open_stream({"stream": True}))
     assert err.value.status == 400 and "context too long" in err.value.message
+
+
+def test_error_type_follows_upstream_or_status():
+    def bad(status, body):
+        with pytest.raises(UpstreamError) as err:
+            run(client(lambda r: httpx.Response(status, json=body)).complete({}))
+        return err.value.body()["error"]["type"]
+
+    assert bad(400, {"error": {"message": "too long", "type": "context_length_exceeded"}}) == "context_length_exceeded"
+    assert bad(404, {"error": "model not found"}) == "invalid_request_error"
+    assert bad(500, {"error": "boom"}) == "upstream_error"

@@ -21,7 +21,7 @@ from ..errors import BridgeError, InvalidRequest
 from ..service import Bridge
 from ..upstream.http import ChatUpstream
 from ..wire.sse import KEEPALIVE, frame
-from .sse import SSEResponse
+from .sse import ClientGone, SSEResponse, unless_disconnected
 
 log = logging.getLogger("openai_bridge")
 # The largest request body accepted: long agent histories with images are big, but not this big.
@@ -82,7 +82,11 @@ def create_app(config: Config, *, upstream: ChatUpstream | None = None) -> FastA
         down = bridge.down(body, request_id)
         headers = {"x-request-id": request_id}
         if not down.chat.get("stream"):
-            return json_response(await bridge.create(body, down))
+            try:
+                return json_response(await unless_disconnected(bridge.create(body, down), request.receive))
+            except ClientGone:
+                log.info("request %s: client went away; upstream request cancelled", request_id)
+                return Response(status_code=499)
         opening = await bridge.open_stream(down)
         refusal = opening.ready_error()
         if refusal is not None:

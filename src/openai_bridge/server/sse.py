@@ -8,7 +8,7 @@ thinking that can be minutes, with the upstream request still running. Here a wa
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
 from starlette.responses import Response
@@ -53,6 +53,26 @@ class SSEResponse(Response):
             aclose: Any = getattr(self.frames, "aclose", None)
             if aclose is not None:
                 await aclose()
+
+
+class ClientGone(Exception):
+    """The client hung up before its answer was ready."""
+
+
+async def unless_disconnected[T](coro: Awaitable[T], receive: Receive) -> T:
+    """Await `coro`, but cancel it (and so its upstream request) as soon as the client hangs up."""
+    work = asyncio.ensure_future(coro)
+    watcher = asyncio.ensure_future(_disconnected(receive))
+    try:
+        await asyncio.wait((work, watcher), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (work, watcher):
+            if not task.done():
+                task.cancel()
+        await asyncio.gather(work, watcher, return_exceptions=True)
+    if work.cancelled():
+        raise ClientGone()
+    return work.result()
 
 
 async def _disconnected(receive: Receive) -> None:

@@ -185,5 +185,12 @@ def _error_from_body(status: int, body: JSON) -> BridgeError:
         code = err.get("code") if isinstance(err.get("code"), str) else None
     else:
         message = str(err)
-    message = f"Upstream error {status}: {message}"
-    return UpstreamError(message, status=status, param=param, code=code or "upstream_error")
+    error = UpstreamError(f"Upstream error {status}: {message}", status=status, param=param,
+                          code=code or "upstream_error")
+    # A 4xx is about the request the client made (context too long, unknown model): say so as OpenAI does.
+    upstream_type = err.get("type") if isinstance(err, dict) else None
+    if isinstance(upstream_type, str) and upstream_type:
+        error.type = upstream_type
+    elif 400 <= status < 500:
+        error.type = "invalid_request_error"
+    return error
