@@ -40,6 +40,7 @@ def app_from_env():  # type: ignore[no-untyped-def]
 def main(argv: list[str] | None = None) -> None:
     cfg = parse_args(argv)
     logging.basicConfig(level=cfg.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per upstream call is noise
     # Workers are separate processes: hand them the effective settings through the environment.
     os.environ.update({
         "REMOTE_OPENAI_BASE_URL": cfg.upstream,
