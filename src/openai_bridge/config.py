@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from .translate.options import Options
 
@@ -31,6 +32,9 @@ class Config:
     keepalive: float = 5.0
     translate: Options = field(default_factory=Options)
     log_level: str = "info"
+    # Secret for sealing reasoning into `encrypted_content`; else a key file in `state_dir`.
+    reasoning_key: str | None = None
+    state_dir: Path = field(default_factory=lambda: Path.home() / ".local" / "state" / "openai-bridge")
 
 
 def normalize_base_url(url: str) -> str:
@@ -62,6 +66,8 @@ def from_env(env: Mapping[str, str] | None = None) -> Config:
         max_tokens_field=e.get("BRIDGE_MAX_TOKENS_FIELD", o.max_tokens_field),  # type: ignore[arg-type]
         strict=_bool(e.get("BRIDGE_STRICT", "0")),
         think_tags=_bool(e.get("BRIDGE_THINK_TAGS", "1")),
+        reasoning_back=e.get("BRIDGE_REASONING_BACK", o.reasoning_back).strip(),
+        passthrough=frozenset(n.strip() for n in e.get("BRIDGE_PASSTHROUGH", "").split(",") if n.strip()),
     )
     return replace(
         cfg,
@@ -75,4 +81,6 @@ def from_env(env: Mapping[str, str] | None = None) -> Config:
         timeouts=timeouts,
         translate=options,
         log_level=e.get("BRIDGE_LOG_LEVEL", cfg.log_level),
+        reasoning_key=e.get("BRIDGE_REASONING_KEY") or None,
+        state_dir=Path(e["BRIDGE_STATE_DIR"]) if e.get("BRIDGE_STATE_DIR") else cfg.state_dir,
     )

@@ -17,6 +17,7 @@ from .errors import BridgeError, UpstreamProtocolError, UpstreamTimeout
 from .ids import now, random_id
 from .translate import Down, StreamTranslator, to_chat_request, to_response
 from .upstream.http import ChatStream, ChatUpstream
+from .vault import ReasoningVault, load_secret
 
 log = logging.getLogger("openai_bridge")
 JSON = dict[str, Any]
@@ -35,9 +36,11 @@ class Bridge:
         self.upstream = upstream
         self.new_id = new_id
         self.clock = clock
+        self.vault = ReasoningVault(load_secret(config.reasoning_key, config.state_dir))
 
     def down(self, request: JSON, request_id: str = "-") -> Down:
-        down = to_chat_request(request, default_model=self.config.default_model, options=self.config.translate)
+        down = to_chat_request(request, default_model=self.config.default_model, options=self.config.translate,
+                               unseal=self.vault.open)
         for dropped in down.dropped:
             log.warning("request %s: dropped %s (%s)", request_id, dropped.param, dropped.reason)
         return down
@@ -45,7 +48,7 @@ class Bridge:
     async def create(self, request: JSON, down: Down) -> JSON:
         completion = await self.upstream.complete(down.chat)
         return to_response(completion, request=request, model=down.chat["model"], new_id=self.new_id,
-                           clock=self.clock, options=self.config.translate)
+                           clock=self.clock, options=self.config.translate, seal=self.vault.seal)
 
     async def open_stream(self, down: Down) -> _Opening:
         """Start the upstream request. Waits for its headers up to the keepalive interval, so that
@@ -65,7 +68,7 @@ class Bridge:
     async def events(self, request: JSON, down: Down, opening: _Opening) -> AsyncIterator[JSON | None]:
         """Responses events for a streaming request; `None` where a keepalive is due."""
         machine = StreamTranslator(request, model=down.chat["model"], new_id=self.new_id, clock=self.clock,
-                                   options=self.config.translate)
+                                   options=self.config.translate, seal=self.vault.seal)
         for event in machine.start():
             yield event
         stream: ChatStream | None = None

@@ -6,12 +6,13 @@ import asyncio
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 
 import httpx
 import uvicorn
+from starlette.types import ASGIApp
 
 from openai_bridge.config import Config
 from openai_bridge.server.app import create_app
@@ -24,11 +25,18 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_bridge(config: Config) -> Iterator[str]:
-    """Serve `create_app(config)` on a free port; yields the base URL, e.g. `http://127.0.0.1:PORT`."""
+def running_bridge(config: Config, *, wrap: Callable[[ASGIApp], ASGIApp] | None = None) -> Iterator[str]:
+    """Serve `create_app(config)` on a free port; yields the base URL, e.g. `http://127.0.0.1:PORT`.
+
+    `wrap`, if given, wraps the app (a test-only ASGI middleware, e.g. one that records requests)."""
     port = free_port()
     config = replace(config, host="127.0.0.1", port=port)
-    server = uvicorn.Server(uvicorn.Config(create_app(config), host="127.0.0.1", port=port, log_level="warning",
+    if config.reasoning_key is None:  # keep tests from writing a key file into the home folder
+        config = replace(config, reasoning_key="test-reasoning-key")
+    app: ASGIApp = create_app(config)
+    if wrap is not None:
+        app = wrap(app)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                            lifespan="on", loop="asyncio"))
     thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
     thread.start()

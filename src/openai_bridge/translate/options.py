@@ -18,3 +18,9 @@ class Options:
     strict: bool = False
     # Read a leading `<think>...</think>` in content as reasoning.
     think_tags: bool = True
+    # Send earlier reasoning back on the assistant message it preceded, under this chat field
+    # (`reasoning_content` for DeepSeek/Kimi/GLM-style servers); "" drops it, which most templates want.
+    reasoning_back: str = ""
+    # Responses fields the upstream accepts under the same chat name (e.g. an OpenAI upstream:
+    # `service_tier`, `safety_identifier`, `prompt_cache_key`, `verbosity`); others are dropped and logged.
+    passthrough: frozenset[str] = frozenset()

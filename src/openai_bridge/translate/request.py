@@ -7,6 +7,7 @@ strict mode), so nothing is lost silently.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +37,8 @@ _BUILTIN_TOOLS = (
     "computer", "mcp", "local_shell", "shell", "apply_patch", "tool_search",
 )
 _ROLES = frozenset({"user", "assistant", "system", "developer"})
+# `include` values the bridge honours.
+_INCLUDES = frozenset({"message.output_text.logprobs", "reasoning.encrypted_content"})
 
 
 @dataclass(slots=True)
@@ -52,17 +55,25 @@ class Down:
     dropped: list[Dropped] = field(default_factory=list)
 
 
-def to_chat_request(request: JSON, *, default_model: str | None = None, options: Options | None = None) -> Down:
+def to_chat_request(
+    request: JSON,
+    *,
+    default_model: str | None = None,
+    options: Options | None = None,
+    unseal: Callable[[str, str], str] | None = None,
+) -> Down:
     """Translate a Responses create request into a chat request.
 
     `request` is the parsed JSON body. Raises `InvalidRequest` for a malformed request (and, in
-    strict mode, for a field that cannot be honoured).
+    strict mode, for a field that cannot be honoured). `unseal(blob, param)` opens the
+    `encrypted_content` of reasoning items the bridge sealed earlier (raising `InvalidRequest` if it was
+    tampered with); without it, such blobs are ignored.
     """
     opts = options or Options()
     if not isinstance(request, dict):
         raise InvalidRequest("The request body must be a JSON object.")
     down = Down(chat={})
-    builder = _Builder(opts, down)
+    builder = _Builder(opts, down, unseal)
     chat = down.chat
 
     model = request.get("model") or default_model
@@ -158,10 +169,34 @@ def to_chat_request(request: JSON, *, default_model: str | None = None, options:
         raise InvalidRequest("'metadata' must be an object of string keys and values.", param="metadata")
 
     for name in ("service_tier", "safety_identifier", "prompt_cache_key", "prompt_cache_retention"):
-        if request.get(name) is not None:
-            builder.drop(name, "a chat upstream has no use for it; echoed on the response only")
+        value = request.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise InvalidRequest(f"'{name}' must be a string.", param=name)
+        if name in opts.passthrough:
+            chat[name] = value
+        else:
+            builder.drop(name, "this upstream is not configured to take it (BRIDGE_PASSTHROUGH); echoed only")
     if request.get("max_tool_calls") is not None:
         builder.drop("max_tool_calls", "not enforced by the bridge yet")
+    for i, name in enumerate(include):
+        if not isinstance(name, str):
+            raise InvalidRequest("'include' must be an array of strings.", param=f"include[{i}]")
+        if name not in _INCLUDES:
+            builder.drop(f"include[{i}]", f"{name!r} is output of a built-in tool a chat upstream cannot run")
+    for name in ("previous_response_id", "conversation"):
+        if request.get(name) is not None:
+            raise InvalidRequest(
+                f"'{name}' needs stored responses, and this bridge keeps no store yet: send the whole history "
+                "as input items instead.", param=name, code="unsupported_parameter")
+    if request.get("background"):
+        raise InvalidRequest("'background' responses need a store, which this bridge does not keep yet.",
+                             param="background", code="unsupported_parameter")
+    if request.get("store"):
+        builder.drop("store", "nothing is stored yet; the response says store: false")
+    if request.get("truncation") == "auto":
+        builder.drop("truncation", "the bridge does not truncate the history; the upstream sees all of it")
     for name in request:
         if name not in _BRIDGE_FIELDS:
             builder.drop(name, "not a Responses create parameter the bridge knows")
@@ -176,11 +211,13 @@ def _bool(request: JSON, name: str) -> bool:
 
 
 class _Builder:
-    __slots__ = ("opts", "down")
+    __slots__ = ("opts", "down", "unseal", "reasoning")
 
-    def __init__(self, opts: Options, down: Down) -> None:
+    def __init__(self, opts: Options, down: Down, unseal: Callable[[str, str], str] | None) -> None:
         self.opts = opts
         self.down = down
+        self.unseal = unseal
+        self.reasoning: list[str] = []  # reasoning items waiting for the assistant message they belong to
 
     def drop(self, param: str, reason: str) -> None:
         if self.opts.strict:
@@ -208,7 +245,7 @@ class _Builder:
                     {"role": "tool", "tool_call_id": call_id, "content": self.tool_output(item.get("output"), param)}
                 )
             elif kind == "reasoning":
-                continue  # a chat upstream takes no reasoning back by default
+                self.reasoning_item(item, param)
             elif kind == "item_reference":
                 raise InvalidRequest(
                     f"'{param}': item_reference needs a stored response, and this bridge has no store yet.",
@@ -239,9 +276,33 @@ class _Builder:
                                  param=f"{param}.content")
         if role == "assistant":
             # Assistant text followed by function_call items becomes one chat message.
-            messages.append({"role": "assistant", "content": chat_content})
+            messages.append(self.assistant({"role": "assistant", "content": chat_content}))
         else:
+            self.reasoning.clear()  # reasoning belongs to the assistant turn right after it
             messages.append({"role": role, "content": chat_content})
+
+    def reasoning_item(self, item: JSON, param: str) -> None:
+        """Reasoning from an earlier turn: checked, and kept for the next assistant message when the
+        upstream wants previous reasoning back (`Options.reasoning_back`); dropped otherwise."""
+        text = ""
+        blob = item.get("encrypted_content")
+        if isinstance(blob, str) and blob and self.unseal is not None:
+            text = self.unseal(blob, f"{param}.encrypted_content")  # verified even when not sent back
+        content = item.get("content")
+        if isinstance(content, list):
+            parts = [p.get("text") for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)]
+            text = "".join(parts) or text  # type: ignore[arg-type]
+        if not text and isinstance(item.get("summary"), list):
+            summary = [p.get("text") for p in item["summary"] if isinstance(p, dict)]
+            text = "\n\n".join(t for t in summary if isinstance(t, str))
+        if text and self.opts.reasoning_back:
+            self.reasoning.append(text)
+
+    def assistant(self, message: JSON) -> JSON:
+        if self.reasoning:
+            message[self.opts.reasoning_back] = "\n\n".join(self.reasoning)
+            self.reasoning.clear()
+        return message
 
     def parts(self, parts: list[Any], param: str, role: str) -> Any:
         out: list[JSON] = []
@@ -299,7 +360,7 @@ class _Builder:
         if last is not None and last["role"] == "assistant" and isinstance(last.get("content"), str | type(None)):
             last.setdefault("tool_calls", []).append(call)
         else:
-            messages.append({"role": "assistant", "content": None, "tool_calls": [call]})
+            messages.append(self.assistant({"role": "assistant", "content": None, "tool_calls": [call]}))
 
     def tool_output(self, output: Any, param: str) -> Any:
         if isinstance(output, str):
@@ -394,8 +455,14 @@ class _Builder:
             elif kind != "text":
                 raise InvalidRequest(f"'text.format.type' {kind!r} must be text, json_object or json_schema.",
                                      param="text.format.type")
-        if text.get("verbosity") is not None:
-            self.drop("text.verbosity", "chat upstreams do not take verbosity")
+        verbosity = text.get("verbosity")
+        if verbosity is not None:
+            if verbosity not in ("low", "medium", "high"):
+                raise InvalidRequest("'text.verbosity' must be low, medium or high.", param="text.verbosity")
+            if "verbosity" in self.opts.passthrough:
+                chat["verbosity"] = verbosity
+            else:
+                self.drop("text.verbosity", "this upstream is not configured to take verbosity (BRIDGE_PASSTHROUGH)")
 
 
 def _str_field(obj: JSON, name: str, param: str) -> str:

@@ -6,6 +6,7 @@ share every mapping decision and produce the same final object.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ..errors import UpstreamProtocolError
@@ -48,9 +49,10 @@ def to_response(
     new_id: NewId,
     clock: Clock,
     options: Options | None = None,
+    seal: Callable[[str], str] | None = None,
 ) -> JSON:
     """Translate a chat completion into the Response object for `request`."""
-    machine = StreamTranslator(request, model=model, new_id=new_id, clock=clock, options=options)
+    machine = StreamTranslator(request, model=model, new_id=new_id, clock=clock, options=options, seal=seal)
     machine.feed(completion_to_chunk(completion))
     machine.finish()
     return machine.response

@@ -44,8 +44,14 @@ class StreamTranslator:
         new_id: NewId,
         clock: Clock,
         options: Options | None = None,
+        seal: Callable[[str], str] | None = None,
     ) -> None:
         self._opts = options or Options()
+        # Reasoning goes out sealed in `encrypted_content` when the client asks for it (stateless
+        # clients send it back next turn); `seal` holds the key and the randomness, outside this module.
+        include = request.get("include")
+        wants_sealed = isinstance(include, list) and "reasoning.encrypted_content" in include
+        self._seal = seal if wants_sealed else None
         self._new_id = new_id
         self._clock = clock
         self._seq = 0
@@ -124,7 +130,7 @@ class StreamTranslator:
             return []
         # The final object keeps the text already streamed as deltas (open items hold it in parts).
         if self._reasoning is not None:
-            self._reasoning.item["content"] = [{"type": "reasoning_text", "text": "".join(self._reasoning.parts)}]
+            self._set_reasoning_text(self._reasoning.item, "".join(self._reasoning.parts))
         m = self._message
         if m is not None and m.kind is not None:
             part = m.item["content"][m.content_index]
@@ -274,7 +280,7 @@ class StreamTranslator:
         if r is not None:
             self._reasoning = None
             text = "".join(r.parts)
-            r.item["content"] = [{"type": "reasoning_text", "text": text}]
+            self._set_reasoning_text(r.item, text)
             r.item["status"] = status
             self._emit({"type": "response.reasoning_text.done", "item_id": r.item["id"], "output_index": r.index,
                         "content_index": 0, "text": text})
@@ -285,6 +291,11 @@ class StreamTranslator:
             self._close_part(m)
             m.item["status"] = status
             self._emit({"type": "response.output_item.done", "output_index": m.index, "item": m.item})
+
+    def _set_reasoning_text(self, item: JSON, text: str) -> None:
+        item["content"] = [{"type": "reasoning_text", "text": text}]
+        if self._seal is not None:
+            item["encrypted_content"] = self._seal(text)
 
     def _close_part(self, m: _Message) -> None:
         if m.kind is None:
