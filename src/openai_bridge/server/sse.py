@@ -8,6 +8,7 @@ thinking that can be minutes, with the upstream request still running. Here a wa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
@@ -32,17 +33,8 @@ class SSEResponse(Response):
             (b"x-accel-buffering", b"no"),
         ] + [(k.encode(), v.encode()) for k, v in self.extra_headers.items()]
         await send({"type": "http.response.start", "status": 200, "headers": raw_headers})
-        pump = asyncio.ensure_future(self._pump(send))
-        watcher = asyncio.ensure_future(_disconnected(receive))
-        try:
-            await asyncio.wait((pump, watcher), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (pump, watcher):
-                if not task.done():
-                    task.cancel()
-            await asyncio.gather(pump, watcher, return_exceptions=True)
-        if not pump.cancelled() and pump.exception() is not None:
-            raise pump.exception()  # type: ignore[misc]
+        with contextlib.suppress(ClientGone):
+            await unless_disconnected(self._pump(send), receive)
 
     async def _pump(self, send: Send) -> None:
         try:

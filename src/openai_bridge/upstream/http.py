@@ -56,9 +56,16 @@ class ChatUpstream:
 
     async def complete(self, body: JSON) -> JSON:
         """A non-stream chat completion."""
+        data = await self._json("POST", "/chat/completions", orjson.dumps(body))
+        if "error" in data and "choices" not in data:
+            raise _error_from_body(502, data)
+        return data
+
+    async def _json(self, method: str, path: str, content: bytes | None = None) -> JSON:
+        """One request whose answer must be a JSON object; every failure as a BridgeError."""
         try:
-            resp = await self._client.post("/chat/completions", content=orjson.dumps(body),
-                                           headers={"content-type": "application/json"})
+            resp = await self._client.request(method, path, content=content,
+                                              headers={"content-type": "application/json"} if content else None)
         except httpx.HTTPError as exc:
             raise _transport_error(exc, self.base_url) from exc
         if resp.status_code >= 400:
@@ -67,12 +74,10 @@ class ChatUpstream:
             data = orjson.loads(resp.content)
         except orjson.JSONDecodeError as exc:
             raise UpstreamProtocolError(
-                f"The upstream answered with a body that is not JSON: {resp.content[:200]!r}"
+                f"The upstream answered {method} {path} with a body that is not JSON: {resp.content[:200]!r}"
             ) from exc
         if not isinstance(data, dict):
-            raise UpstreamProtocolError("The upstream answered with JSON that is not an object.")
-        if "error" in data and "choices" not in data:
-            raise _status_error(502, resp.content)
+            raise UpstreamProtocolError(f"The upstream answered {method} {path} with JSON that is not an object.")
         return data
 
     async def open_stream(self, body: JSON) -> ChatStream:
@@ -96,19 +101,7 @@ class ChatUpstream:
         return ChatStream(resp)
 
     async def models(self) -> JSON:
-        try:
-            resp = await self._client.get("/models")
-        except httpx.HTTPError as exc:
-            raise _transport_error(exc, self.base_url) from exc
-        if resp.status_code >= 400:
-            raise _status_error(resp.status_code, resp.content)
-        try:
-            data = orjson.loads(resp.content)
-        except orjson.JSONDecodeError as exc:
-            raise UpstreamProtocolError("The upstream's model list is not JSON.") from exc
-        if not isinstance(data, dict):
-            raise UpstreamProtocolError("The upstream's model list is not an object.")
-        return data
+        return await self._json("GET", "/models")
 
 
 class ChatStream:
