@@ -131,10 +131,10 @@ def _check_invariants(events: list[JSON]) -> None:
             assert e["item_id"] in open_items, f"{kind} names an item that is not open"
             assert open_items[e["item_id"]] == e["output_index"]
             family = kind.rsplit(".", 1)[0]
-            key = (family, e["item_id"], e.get("content_index", 0))
+            key = (family, e["item_id"], e.get("content_index", e.get("summary_index", 0)))
             if kind.endswith(".delta"):
                 texts.setdefault(key, []).append(e["delta"])
-            elif kind.endswith(".done") and family != "response.content_part":
+            elif kind.endswith(".done") and family not in ("response.content_part", "response.reasoning_summary_part"):
                 value = next(e[k] for k in ("text", "refusal", "arguments", "input") if k in e)
                 done_texts[key] = value
                 assert "".join(texts.get(key, [])) == value, f"joined deltas != {kind}"
@@ -147,6 +147,8 @@ def _check_invariants(events: list[JSON]) -> None:
         item = by_id[item_id]
         if family in ("response.reasoning_text", "response.output_text"):
             assert item["content"][index]["text"] == value
+        elif family == "response.reasoning_summary_text":
+            assert item["summary"][index]["text"] == value
         elif family == "response.refusal":
             assert item["content"][index]["refusal"] == value
         elif family == "response.function_call_arguments":

@@ -52,6 +52,9 @@ class StreamTranslator:
         include = request.get("include")
         wants_sealed = isinstance(include, list) and "reasoning.encrypted_content" in include
         self._seal = seal if wants_sealed else None
+        # Clients that ask for a reasoning summary (Codex, the AI SDK) read only summary events: a chat
+        # upstream has no summary, so the reasoning text itself is mirrored there.
+        self._summary = obj(request.get("reasoning")).get("summary") in ("auto", "concise", "detailed")
         self._new_id = new_id
         self._clock = clock
         self._seq = 0
@@ -192,7 +195,13 @@ class StreamTranslator:
             item = {"id": self._new_id("rs"), "type": "reasoning", "summary": [], "content": [],
                     "status": "in_progress"}
             r = self._reasoning = _Reasoning(item, self._add(item))
+            if self._summary:
+                self._emit({"type": "response.reasoning_summary_part.added", "item_id": item["id"],
+                            "output_index": r.index, "summary_index": 0, "part": {"type": "summary_text", "text": ""}})
         r.parts.append(text)
+        if self._summary:
+            self._emit({"type": "response.reasoning_summary_text.delta", "item_id": r.item["id"],
+                        "output_index": r.index, "summary_index": 0, "delta": text})
         self._emit({"type": "response.reasoning_text.delta", "item_id": r.item["id"], "output_index": r.index,
                     "content_index": 0, "delta": text})
 
@@ -282,8 +291,12 @@ class StreamTranslator:
             text = "".join(r.parts)
             self._set_reasoning_text(r.item, text)
             r.item["status"] = status
-            self._emit({"type": "response.reasoning_text.done", "item_id": r.item["id"], "output_index": r.index,
-                        "content_index": 0, "text": text})
+            base = {"item_id": r.item["id"], "output_index": r.index}
+            if self._summary:
+                self._emit({"type": "response.reasoning_summary_text.done", **base, "summary_index": 0, "text": text})
+                self._emit({"type": "response.reasoning_summary_part.done", **base, "summary_index": 0,
+                            "part": {"type": "summary_text", "text": text}})
+            self._emit({"type": "response.reasoning_text.done", **base, "content_index": 0, "text": text})
             self._emit({"type": "response.output_item.done", "output_index": r.index, "item": r.item})
         m = self._message
         if m is not None:
@@ -294,6 +307,8 @@ class StreamTranslator:
 
     def _set_reasoning_text(self, item: JSON, text: str) -> None:
         item["content"] = [{"type": "reasoning_text", "text": text}]
+        if self._summary:
+            item["summary"] = [{"type": "summary_text", "text": text}]
         if self._seal is not None:
             item["encrypted_content"] = self._seal(text)
 
