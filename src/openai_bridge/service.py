@@ -15,6 +15,7 @@ from typing import Any
 from .config import Config
 from .errors import BridgeError, UpstreamProtocolError, UpstreamTimeout
 from .ids import now, random_id
+from .store.items import ItemCache
 from .translate import Down, StreamTranslator, to_chat_request, to_response
 from .upstream.http import ChatStream, ChatUpstream
 from .vault import ReasoningVault, load_secret
@@ -37,8 +38,10 @@ class Bridge:
         self.new_id = new_id
         self.clock = clock
         self.vault = ReasoningVault(load_secret(config.reasoning_key, config.state_dir))
+        self.items = ItemCache()
 
     def down(self, request: JSON, request_id: str = "-") -> Down:
+        request = self.items.resolve(request)
         down = to_chat_request(request, default_model=self.config.default_model, options=self.config.translate,
                                unseal=self.vault.open)
         for dropped in down.dropped:
@@ -47,8 +50,14 @@ class Bridge:
 
     async def create(self, request: JSON, down: Down) -> JSON:
         completion = await self.upstream.complete(down.chat)
-        return to_response(completion, request=request, model=down.chat["model"], new_id=self.new_id,
-                           clock=self.clock, options=self.config.translate, seal=self.vault.seal)
+        response = to_response(completion, request=request, model=down.chat["model"], new_id=self.new_id,
+                               clock=self.clock, options=self.config.translate, seal=self.vault.seal)
+        self._remember(request, response)
+        return response
+
+    def _remember(self, request: JSON, response: JSON) -> None:
+        if request.get("store") is not False:
+            self.items.put(response["output"])
 
     async def open_stream(self, down: Down) -> _Opening:
         """Start the upstream request. Waits for its headers up to the keepalive interval, so that
@@ -93,7 +102,9 @@ class Bridge:
                     yield event
             if not stream.finished and machine.finish_reason is None:
                 raise UpstreamProtocolError("The upstream stream ended before the answer was finished.")
-            for event in machine.finish():
+            closing = machine.finish()
+            self._remember(request, machine.response)  # before the client can see completed and refer back
+            for event in closing:
                 yield event
         except BridgeError as exc:
             log.warning("stream failed: %s", exc.message)

@@ -145,8 +145,6 @@ def test_stream_text_tool_call_with_reasoning(node: Path, bridge_url: str, upstr
     assert recorder.bodies[1]["store"] is False
 
 
-@pytest.mark.xfail(strict=True, reason="with store unset (default true) the SDK sends earlier text and reasoning "
-                   "as item_reference, which needs the response store the bridge does not have yet (400)")
 def test_follow_up_with_stored_item_references(node: Path, bridge_url: str, upstream: ScriptedUpstream,
                                                recorder: Recorder):
     call = {"id": "call_v3", "name": "get_weather", "arguments": '{"city":"Paris"}'}
@@ -158,3 +156,7 @@ def test_follow_up_with_stored_item_references(node: Path, bridge_url: str, upst
         refs = [i for i in recorder.bodies[-1]["input"] if i.get("type") == "item_reference"]
         assert [r["id"][:3] for r in refs] == ["rs_", "msg"]
     assert result["text"] == "Sunny, 21 C in Paris."
+    # The references were resolved to the items the bridge produced: the upstream saw the whole turn.
+    turn2 = upstream.chat_requests[-1].body["messages"]
+    assert [m["role"] for m in turn2] == ["user", "assistant", "tool"]
+    assert turn2[1]["content"] == "Let me check." and turn2[1]["tool_calls"][0]["id"] == "call_v3"

@@ -75,3 +75,26 @@ def test_no_blob_unless_asked(bridge_url, upstream):
     upstream.push(s.answer("4", reasoning_content="thinking"))
     r = httpx.post(bridge_url + "/v1/responses", json={"model": "m", "input": "2+2?"}).json()
     assert "encrypted_content" not in _reasoning_item(r)
+
+
+def test_item_reference_resolves_recent_output_and_404s_otherwise(bridge_url, upstream):
+    upstream.push(s.answer("4", reasoning_content="sum"))
+    first = httpx.post(bridge_url + "/v1/responses", json={"model": "m", "input": "2+2?"}).json()
+    refs = [{"type": "item_reference", "id": o["id"]} for o in first["output"]]
+    upstream.push(s.answer("6"))
+    r = httpx.post(bridge_url + "/v1/responses",
+                   json={"model": "m", "input": [{"role": "user", "content": "2+2?"}, *refs,
+                                                 {"role": "user", "content": "3+3?"}]})
+    assert r.status_code == 200, r.text
+    assert upstream.last.body["messages"][1] == {"role": "assistant", "content": "4"}
+
+    r = httpx.post(bridge_url + "/v1/responses",
+                   json={"model": "m", "input": [{"type": "item_reference", "id": "msg_unknown"}]})
+    assert r.status_code == 404 and r.json()["error"]["param"] == "input[0].id"
+
+    # store: false leaves nothing behind
+    upstream.push(s.answer("ok"))
+    third = httpx.post(bridge_url + "/v1/responses", json={"model": "m", "input": "x", "store": False}).json()
+    r = httpx.post(bridge_url + "/v1/responses",
+                   json={"model": "m", "input": [{"type": "item_reference", "id": third["output"][0]["id"]}]})
+    assert r.status_code == 404

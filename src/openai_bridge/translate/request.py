@@ -248,7 +248,7 @@ class _Builder:
                 self.reasoning_item(item, param)
             elif kind == "item_reference":
                 raise InvalidRequest(
-                    f"'{param}': item_reference needs a stored response, and this bridge has no store yet.",
+                    f"'{param}': item_reference must be resolved to the item it names before translation.",
                     param=param,
                 )
             elif kind is None:

@@ -1,0 +1,1 @@
+"""State the bridge keeps between requests."""
