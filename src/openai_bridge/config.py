@@ -66,6 +66,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Config:
         max_tokens_field=e.get("BRIDGE_MAX_TOKENS_FIELD", o.max_tokens_field),  # type: ignore[arg-type]
         strict=_bool(e.get("BRIDGE_STRICT", "0")),
         think_tags=_bool(e.get("BRIDGE_THINK_TAGS", "1")),
+        merge_system=_bool(e.get("BRIDGE_MERGE_SYSTEM", "1")),
         reasoning_back=e.get("BRIDGE_REASONING_BACK", o.reasoning_back).strip(),
         passthrough=frozenset(n.strip() for n in e.get("BRIDGE_PASSTHROUGH", "").split(",") if n.strip()),
     )

@@ -16,6 +16,9 @@ class Options:
     max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
     # Refuse (400) a field the bridge cannot honour, instead of dropping it with a warning.
     strict: bool = False
+    # Join consecutive system messages into one (Codex sends two developer messages; many chat templates
+    # accept a single leading system message only).
+    merge_system: bool = True
     # Read a leading `<think>...</think>` in content as reasoning.
     think_tags: bool = True
     # Send earlier reasoning back on the assistant message it preceded, under this chat field

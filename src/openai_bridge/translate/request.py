@@ -103,7 +103,7 @@ def to_chat_request(
         builder.items(inp, messages, "input")
     else:
         raise InvalidRequest("'input' must be a string or an array of input items.", param="input")
-    chat["messages"] = messages
+    chat["messages"] = _merge_system(messages) if opts.merge_system else messages
 
     tools = request.get("tools")
     if tools is not None:
@@ -201,6 +201,18 @@ def to_chat_request(
         if name not in _BRIDGE_FIELDS:
             builder.drop(name, "not a Responses create parameter the bridge knows")
     return down
+
+
+def _merge_system(messages: list[JSON]) -> list[JSON]:
+    merged: list[JSON] = []
+    for message in messages:
+        last = merged[-1] if merged else None
+        if (last is not None and message["role"] == "system" and last["role"] == "system"
+                and isinstance(message["content"], str) and isinstance(last["content"], str)):
+            merged[-1] = {"role": "system", "content": last["content"] + "\n\n" + message["content"]}
+        else:
+            merged.append(message)
+    return merged
 
 
 def _bool(request: JSON, name: str) -> bool:
