@@ -160,3 +160,18 @@ def test_follow_up_with_stored_item_references(node: Path, bridge_url: str, upst
     turn2 = upstream.chat_requests[-1].body["messages"]
     assert [m["role"] for m in turn2] == ["user", "assistant", "tool"]
     assert turn2[1]["content"] == "Let me check." and turn2[1]["tool_calls"][0]["id"] == "call_v3"
+
+
+def test_reasoning_text_shown_when_a_summary_is_asked_for(node: Path, bridge_url: str, upstream: ScriptedUpstream,
+                                                          recorder: Recorder):
+    call = {"id": "call_v4", "name": "get_weather", "arguments": '{"city":"Paris"}'}
+    upstream.push(s.answer(None, reasoning_content="I should look it up.", tool_calls=[call]),
+                  s.answer("Sunny, 21 C in Paris.", reasoning_content="The tool said sunny."))
+
+    result = run_script("tool_call.mjs", bridge_url, "stream", "no-store", "summary")
+
+    assert result["errors"] == []
+    assert recorder.bodies[0]["reasoning"]["summary"] == "auto"
+    # The SDK reads reasoning text from summary events only; the bridge mirrors the reasoning there.
+    assert "The tool said sunny." in result["reasoningText"]
+    assert result["text"] == "Sunny, 21 C in Paris."

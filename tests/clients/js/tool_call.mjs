@@ -1,7 +1,8 @@
 // generateText (or streamText) with a tool: the model calls it, the SDK runs `execute`, then a follow-up turn answers.
-// Usage: node tool_call.mjs BRIDGE_URL [stream] [no-store]
+// Usage: node tool_call.mjs BRIDGE_URL [stream] [no-store] [summary]
 //   stream: streamText instead of generateText; no-store: providerOptions.openai.store = false, so that
-//   earlier output items go back in full instead of as `item_reference`s to OpenAI's store.
+//   earlier output items go back in full instead of as `item_reference`s to OpenAI's store;
+//   summary: model "gpt-5" with providerOptions.openai.reasoningSummary = "auto" (the SDK shows reasoning text).
 import { createOpenAI } from "@ai-sdk/openai";
 import { generateText, stepCountIs, streamText, tool } from "ai";
 import { z } from "zod";
@@ -12,7 +13,8 @@ const flags = process.argv.slice(3);
 const streaming = flags.includes("stream");
 const errors = [];
 const settings = {
-  model: openai.responses("vercel-model"),
+  // The SDK sends reasoning settings only for model ids it knows as reasoning models.
+  model: openai.responses(flags.includes("summary") ? "gpt-5" : "vercel-model"),
   prompt: "Weather in Paris?",
   maxRetries: 0,
   tools: {
@@ -26,7 +28,12 @@ const settings = {
     }),
   },
   stopWhen: stepCountIs(2),
-  ...(flags.includes("no-store") && { providerOptions: { openai: { store: false } } }),
+  providerOptions: {
+    openai: {
+      ...(flags.includes("no-store") && { store: false }),
+      ...(flags.includes("summary") && { reasoningSummary: "auto" }),
+    },
+  },
 };
 let result;
 const parts = [];
