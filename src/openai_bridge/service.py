@@ -1,15 +1,14 @@
 """Orchestration: translate down -> call the upstream -> translate up.
 
-The server hands a parsed request body here and gets back a Response object, or an async iterator
-of Responses events (with `None` standing for "nothing happened for a while: send a keepalive").
+The server hands a parsed request body here and gets back a Response object, or hands over a `write`
+for the SSE bytes of a streaming response.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .config import Config
@@ -17,8 +16,9 @@ from .errors import BridgeError, UpstreamProtocolError, UpstreamTimeout
 from .ids import now, random_id
 from .store.items import ItemCache
 from .translate import Down, StreamTranslator, to_chat_request, to_response
-from .upstream.http import ChatStream, ChatUpstream
+from .upstream.http import ChatStream, ChatUpstream, parse_event
 from .vault import ReasoningVault, load_secret
+from .wire.sse import KEEPALIVE, SSEDecoder, frame
 
 log = logging.getLogger("openai_bridge")
 JSON = dict[str, Any]
@@ -74,53 +74,10 @@ class Bridge:
             raise
         return _Opening(task)
 
-    async def events(self, request: JSON, down: Down, opening: _Opening) -> AsyncIterator[JSON | None]:
-        """Responses events for a streaming request; `None` where a keepalive is due."""
-        machine = StreamTranslator(request, model=down.chat["model"], new_id=self.new_id, clock=self.clock,
-                                   options=self.config.translate, seal=self.vault.seal)
-        for event in machine.start():
-            yield event
-        stream: ChatStream | None = None
-        keepalive = self.config.keepalive
-        t = self.config.timeouts
-        try:
-            async for _ in _waiting(opening.task, keepalive, t.first_byte):
-                yield None
-            stream = opening.task.result()
-            chunks = stream.chunks().__aiter__()
-            limit = t.first_byte
-            while True:
-                nxt = asyncio.ensure_future(chunks.__anext__())
-                async for _ in _waiting(nxt, keepalive, limit):
-                    yield None
-                try:
-                    chunk = nxt.result()
-                except StopAsyncIteration:
-                    break
-                limit = t.idle
-                for event in machine.feed(chunk):
-                    yield event
-            if not stream.finished and machine.finish_reason is None:
-                raise UpstreamProtocolError("The upstream stream ended before the answer was finished.")
-            closing = machine.finish()
-            self._remember(request, machine.response)  # before the client can see completed and refer back
-            for event in closing:
-                yield event
-        except BridgeError as exc:
-            log.warning("stream failed: %s", exc.message)
-            for event in machine.fail(exc.code or exc.type, exc.message):
-                yield event
-        except Exception as exc:  # a bug of ours must still end the stream properly
-            log.exception("stream failed unexpectedly")
-            for event in machine.fail("server_error", f"Internal error in the bridge: {type(exc).__name__}: {exc}"):
-                yield event
-        finally:
-            if stream is not None:
-                await stream.aclose()
-            elif not opening.task.done():
-                opening.task.cancel()
-            elif not opening.task.cancelled() and opening.task.exception() is None:
-                await opening.task.result().aclose()
+    async def stream(self, request: JSON, down: Down, opening: _Opening, write: Write) -> None:
+        """Run one streaming response: every Responses event goes to `write` as SSE bytes, the events of
+        one upstream read in one write, with keepalives while the upstream is silent."""
+        await _StreamRun(self, request, down, opening, write).run()
 
 
 class _Opening:
@@ -138,20 +95,105 @@ class _Opening:
         return None
 
 
-async def _waiting(fut: asyncio.Future[Any], keepalive: float, limit: float) -> AsyncIterator[None]:
-    """Wait for `fut`, yielding once per `keepalive` seconds of silence; after `limit` seconds,
-    cancel it and raise `UpstreamTimeout`. Cancels `fut` when the waiter itself is cancelled."""
-    started = time.monotonic()
-    try:
+Write = Callable[[bytes], Awaitable[None]]
+
+
+class _StreamRun:
+    """One stream: a pump (this task) reading the upstream and writing frames, and a watchdog that
+    writes keepalives and, past the upstream timeouts, cancels the pump so that it ends the stream with
+    `response.failed`. No task or timer per chunk: the hot loop is read -> translate -> one write."""
+
+    def __init__(self, bridge: Bridge, request: JSON, down: Down, opening: _Opening, write: Write) -> None:
+        self.bridge = bridge
+        self.request = request
+        self.opening = opening
+        self.write = write
+        self.machine = StreamTranslator(request, model=down.chat["model"], new_id=bridge.new_id,
+                                        clock=bridge.clock, options=bridge.config.translate,
+                                        seal=bridge.vault.seal)
+        self.loop = asyncio.get_running_loop()
+        self.last_write = self.last_read = self.loop.time()
+        self.limit = bridge.config.timeouts.first_byte
+        self.timed_out: float | None = None
+
+    async def send(self, events: list[JSON]) -> None:
+        if events:
+            self.last_write = self.loop.time()
+            await self.write(b"".join([frame(e) for e in events]))
+
+    async def run(self) -> None:
+        pump = asyncio.current_task()
+        assert pump is not None
+        watchdog = asyncio.ensure_future(self.watch(pump))
+        stream: ChatStream | None = None
+        machine = self.machine
+        try:
+            try:
+                await self.send(machine.start())
+                stream = await self.opening.task
+                done = await self.pump(stream)
+                if not done and machine.finish_reason is None:
+                    raise UpstreamProtocolError("The upstream stream ended before the answer was finished.")
+                closing = machine.finish()
+                self.bridge._remember(self.request, machine.response)  # before the client can refer back
+                await self.send(closing)
+            except asyncio.CancelledError:
+                if self.timed_out is None:
+                    raise  # the client went away
+                pump.uncancel()
+                raise UpstreamTimeout(f"The upstream sent nothing for {self.timed_out:g} s.") from None
+        except BridgeError as exc:
+            log.warning("stream failed: %s", exc.message)
+            await self.send(machine.fail(exc.code or exc.type, exc.message))
+        except Exception as exc:  # a bug of ours must still end the stream properly
+            log.exception("stream failed unexpectedly")
+            await self.send(machine.fail("server_error", f"Internal error in the bridge: {type(exc).__name__}: {exc}"))
+        finally:
+            watchdog.cancel()
+            if stream is not None:
+                await stream.aclose(finished=machine.done and machine.response["status"] != "failed")
+            elif not self.opening.task.done():
+                self.opening.task.cancel()
+            elif not self.opening.task.cancelled() and self.opening.task.exception() is None:
+                await self.opening.task.result().aclose()
+
+    async def pump(self, stream: ChatStream) -> bool:
+        """Translate the upstream's reads; True when it said `[DONE]`."""
+        decoder = SSEDecoder()
+        machine = self.machine
+        self.last_read = self.loop.time()
+        self.limit = self.bridge.config.timeouts.first_byte
+        async for raw in stream.reads():
+            self.last_read = self.loop.time()
+            self.limit = self.bridge.config.timeouts.idle
+            events: list[JSON] = []
+            try:
+                for data in decoder.feed(raw):
+                    chunk = parse_event(data)
+                    if chunk is None:
+                        return True
+                    events += machine.feed(chunk)
+            finally:
+                # What this read translated goes out even when a later event in it is broken.
+                await self.send(events)
+        for data in decoder.close():
+            chunk = parse_event(data)
+            if chunk is None:
+                return True
+            await self.send(machine.feed(chunk))
+        return False
+
+    async def watch(self, pump: asyncio.Task[Any]) -> None:
+        keepalive = self.bridge.config.keepalive
         while True:
-            remaining = limit - (time.monotonic() - started)
-            if remaining <= 0:
-                raise UpstreamTimeout(f"The upstream sent nothing for {limit:g} s.")
-            done, _ = await asyncio.wait((fut,), timeout=min(keepalive, remaining))
-            if done:
+            now = self.loop.time()
+            deadline = self.last_read + self.limit
+            if now >= deadline:
+                self.timed_out = self.limit
+                pump.cancel()
                 return
-            if time.monotonic() - started < limit:
-                yield None
-    finally:
-        if not fut.done():
-            fut.cancel()
+            if now - self.last_write >= keepalive:
+                self.last_write = now
+                await self.write(KEEPALIVE)
+                continue
+            await asyncio.sleep(min(self.last_write + keepalive, deadline) - now)

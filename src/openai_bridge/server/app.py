@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 import orjson
@@ -20,7 +21,6 @@ from ..config import Config
 from ..errors import BridgeError, InvalidRequest
 from ..service import Bridge
 from ..upstream.http import ChatUpstream
-from ..wire.sse import KEEPALIVE, frame
 from .sse import ClientGone, SSEResponse, unless_disconnected
 
 log = logging.getLogger("openai_bridge")
@@ -91,7 +91,7 @@ def create_app(config: Config, *, upstream: ChatUpstream | None = None) -> FastA
         refusal = opening.ready_error()
         if refusal is not None:
             raise refusal
-        return SSEResponse(_frames(bridge.events(body, down, opening)), headers=headers)
+        return SSEResponse(partial(bridge.stream, body, down, opening), headers=headers)
 
     @app.get("/v1/models")
     @app.get("/models")
@@ -100,14 +100,6 @@ def create_app(config: Config, *, upstream: ChatUpstream | None = None) -> FastA
         return json_response(await bridge.upstream.models())
 
     return app
-
-
-async def _frames(events: AsyncIterator[dict[str, Any] | None]) -> AsyncIterator[bytes]:
-    try:
-        async for event in events:
-            yield KEEPALIVE if event is None else frame(event)
-    finally:
-        await events.aclose()  # type: ignore[attr-defined]
 
 
 async def read_json(request: Request) -> dict[str, Any]:

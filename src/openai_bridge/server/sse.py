@@ -9,19 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
+
+Write = Callable[[bytes], Awaitable[None]]
 
 
 class SSEResponse(Response):
     media_type = "text/event-stream; charset=utf-8"
 
-    def __init__(self, frames: AsyncIterator[bytes], headers: dict[str, str] | None = None) -> None:
-        # Starlette's Response.__init__ would render a body; this one streams.
-        self.frames = frames
+    def __init__(self, produce: Callable[[Write], Awaitable[None]], headers: dict[str, str] | None = None) -> None:
+        # Starlette's Response.__init__ would render a body; this one streams what `produce` writes.
+        self.produce = produce
         self.extra_headers = headers or {}
         self.status_code = 200
         self.background = None
@@ -33,18 +34,16 @@ class SSEResponse(Response):
             (b"x-accel-buffering", b"no"),
         ] + [(k.encode(), v.encode()) for k, v in self.extra_headers.items()]
         await send({"type": "http.response.start", "status": 200, "headers": raw_headers})
-        with contextlib.suppress(ClientGone):
-            await unless_disconnected(self._pump(send), receive)
 
-    async def _pump(self, send: Send) -> None:
-        try:
-            async for frame in self.frames:
-                await send({"type": "http.response.body", "body": frame, "more_body": True})
+        async def write(data: bytes) -> None:
+            await send({"type": "http.response.body", "body": data, "more_body": True})
+
+        async def pump() -> None:
+            await self.produce(write)
             await send({"type": "http.response.body", "body": b"", "more_body": False})
-        finally:
-            aclose: Any = getattr(self.frames, "aclose", None)
-            if aclose is not None:
-                await aclose()
+
+        with contextlib.suppress(ClientGone):
+            await unless_disconnected(pump(), receive)
 
 
 class ClientGone(Exception):

@@ -575,7 +575,10 @@ class _Conn:
         await self.writer.drain()
 
     async def send_json(self, status: int, body: Any, extra: Sequence[tuple[str, str]] = ()) -> None:
-        await self.send_raw(status, "application/json", _dumps(body), extra)
+        if isinstance(body, bytes):  # a body that is not JSON, verbatim
+            await self.send_raw(status, "text/plain", body, extra)
+        else:
+            await self.send_raw(status, "application/json", _dumps(body), extra)
 
     def start_chunked(self, status: int, content_type: str) -> None:
         self.writer.write(self._head(status, [("content-type", content_type), ("cache-control", "no-cache"),
