@@ -15,8 +15,7 @@ import base64
 import hashlib
 import os
 from pathlib import Path
-
-from cryptography.fernet import Fernet, InvalidToken
+from typing import Any
 
 from .errors import InvalidRequest
 
@@ -25,14 +24,25 @@ PREFIX = "obr1:"  # marks our blobs, so a foreign one (e.g. OpenAI's own) gets a
 
 class ReasoningVault:
     def __init__(self, secret: bytes) -> None:
-        key = base64.urlsafe_b64encode(hashlib.sha256(b"openai-bridge reasoning\0" + secret).digest())
-        self._fernet = Fernet(key)
+        self._key = base64.urlsafe_b64encode(hashlib.sha256(b"openai-bridge reasoning\0" + secret).digest())
+        self._cipher: Any = None
+
+    def _fernet(self) -> Any:
+        # Loaded on first use: `cryptography` brings OpenSSL (~6 MB) that most deployments never need.
+        if self._cipher is None:
+            from cryptography.fernet import Fernet
+
+            self._cipher = Fernet(self._key)
+        return self._cipher
 
     def seal(self, text: str) -> str:
-        return PREFIX + self._fernet.encrypt(text.encode()).decode()
+        token: bytes = self._fernet().encrypt(text.encode())
+        return PREFIX + token.decode()
 
     def open(self, blob: str, param: str = "encrypted_content") -> str:
         """The reasoning text in `blob`; `InvalidRequest` naming `param` if it is not ours or was changed."""
+        from cryptography.fernet import InvalidToken
+
         if not isinstance(blob, str) or not blob.startswith(PREFIX):
             raise InvalidRequest(
                 f"'{param}' was not produced by this bridge (reasoning from another provider cannot be replayed "
@@ -44,7 +54,8 @@ class ReasoningVault:
             # Lenient base64 would ignore bytes after the padding: any change to the blob must fail.
             if base64.urlsafe_b64encode(base64.urlsafe_b64decode(token)) != token:
                 raise ValueError("not canonical base64")
-            return self._fernet.decrypt(token).decode()
+            plain: bytes = self._fernet().decrypt(token)
+            return plain.decode()
         except (InvalidToken, ValueError, UnicodeDecodeError) as exc:
             raise InvalidRequest(
                 f"'{param}' failed authentication: it was changed, truncated, or sealed with another key.",
