@@ -185,6 +185,24 @@ def run_load(url: str, *, direct: bool, stream: bool, conns: int, duration: floa
 # ----------------------------------------------------------------------------- report
 
 
+def soak(url: str, pid: int, total: int, steps: int = 10) -> dict:
+    """`total` more requests in `steps` batches, alternating stream and non-stream; RSS after each batch.
+    Memory is flat when the later samples stop growing."""
+    samples, failures, sent = [], 0, 0
+    for i in range(steps):
+        n = total // steps
+        cmd = [sys.executable, str(HERE / "load.py"), "--url", url, "-c", "16", "-n", str(n), "--warmup", "0",
+               "--model", MODEL, "--json", "--stream" if i % 2 else "--no-stream"]
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+        r = json.loads(p.stdout.strip().splitlines()[-1]) if p.stdout.strip() else {"failures": n}
+        failures += r.get("failures", 0)
+        sent += n
+        samples.append(tree_rss_mb(pid))
+    half = samples[steps // 2:]
+    return {"requests": sent, "failures": failures, "rss_mb": samples,
+            "growth_second_half_mb": round(max(half) - min(half), 1)}
+
+
 def fmt(v: float | None, nd: int = 1) -> str:
     if v is None:
         return "–"
@@ -239,6 +257,17 @@ def markdown(results: dict) -> str:
     out += ["", "| target | start-up to healthy (s) | RSS after load (MB, process tree) |", "|---|--:|--:|"]
     for name, t in results["targets"].items():
         out.append(f"| {name} | {fmt(t.get('startup_s'), 2)} | {fmt(t.get('rss_mb'), 1)} |")
+    soaked = results["targets"].get("bridge-1w", {}).get("soak")
+    if soaked:
+        out += ["", f"Soak: {soaked['requests']:,} more requests to bridge-1w ({soaked['failures']} failed); RSS after "
+                f"each tenth: {', '.join(fmt(x, 1) for x in soaked['rss_mb'])} MB; growth over the second half "
+                f"{soaked['growth_second_half_mb']} MB."]
+    one = {c["cell"]: c for c in results["targets"].get("bridge-1w", {}).get("cells", [])}
+    two = {c["cell"]: c for c in results["targets"].get("bridge-2w", {}).get("cells", [])}
+    if one and two:
+        out += ["", "Workers: bridge-2w req/s over bridge-1w: " + ", ".join(
+            f"{cell} {two[cell]['req_s'] / one[cell]['req_s']:.2f}x" for cell in one
+            if cell in two and one[cell].get("req_s") and two[cell].get("req_s")) + "."]
     if results.get("ratios"):
         out += ["", "| target | cell | req/s vs LiteLLM | req/s vs direct | LiteLLM p50 / bridge p50 "
                 "| LiteLLM added p50 / bridge added p50 |", "|---|---|--:|--:|--:|--:|"]
@@ -294,6 +323,9 @@ def main() -> None:
     p.add_argument("--delta-ms", type=float, default=0.0, help="upstream delay between deltas")
     p.add_argument("--out", type=Path, default=RESULTS, help="results directory (default bench/results)")
     p.add_argument("--no-chart", action="store_true")
+    p.add_argument("--soak", type=int, default=100_000,
+                   help="after its cells, send bridge-1w this many more requests (stream and non-stream "
+                        "alternating, 16 connections) and sample its RSS ten times; 0 skips (default 100000)")
     a = p.parse_args()
 
     targets = [t for t in a.targets.split(",") if t]
@@ -365,6 +397,9 @@ def main() -> None:
                         f"(load-gen CPU {r.get('client_cpu_pct')} %)")
                 entry["rss_mb"] = tree_rss_mb(proc.pid if proc else upstream.pid)
                 log(f"{name}: RSS {entry['rss_mb']} MB")
+                if name == "bridge-1w" and a.soak and proc is not None:
+                    entry["soak"] = soak(url, proc.pid, a.soak)
+                    log(f"{name}: soak RSS samples {entry['soak']['rss_mb']} MB")
             except Exception as e:  # noqa: BLE001 - one target failing must not lose the others
                 entry["error"] = f"{type(e).__name__}: {e}"
                 log(f"{name}: FAILED: {entry['error']}")

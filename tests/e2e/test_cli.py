@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -53,3 +54,33 @@ def test_serves_on_port_from_env_and_flags(workers):
             assert f"127.0.0.1:{dead}/v1" in r.json()["error"]["message"]
     finally:
         stop(proc)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_port_in_use_fails_clearly(workers):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = start(["--workers", str(workers), "--port", str(port)])
+        try:
+            assert proc.wait(20) != 0
+            assert b"in use" in proc.stdout.read()
+        finally:
+            stop(proc)
+
+
+def test_sigterm_stops_every_worker():
+    port = free_port()
+    proc = start(["--workers", "2", "--port", str(port)])
+    wait_healthy(port, proc)
+    children = [int(p) for p in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]
+    assert len(children) == 2
+    proc.terminate()
+    assert proc.wait(20) == 0
+    time.sleep(0.2)
+    for pid in children:
+        stat = Path(f"/proc/{pid}/stat")
+        assert not stat.exists() or stat.read_text().split()[2] == "Z"
