@@ -22,6 +22,8 @@ from .wire.sse import KEEPALIVE, SSEDecoder, frame
 
 log = logging.getLogger("openai_bridge")
 JSON = dict[str, Any]
+# An upstream stream request under way: its headers may or may not be in yet.
+Opening = asyncio.Future[ChatStream]
 
 
 class Bridge:
@@ -59,40 +61,25 @@ class Bridge:
         if request.get("store") is not False:
             self.items.put(response["output"])
 
-    async def open_stream(self, down: Down) -> _Opening:
+    async def open_stream(self, down: Down) -> Opening:
         """Start the upstream request. Waits for its headers up to the keepalive interval, so that
         an immediate upstream refusal (bad model, 4xx) can still be an HTTP error status; past that the
         stream starts anyway and a later failure ends it with `response.failed`."""
         task = asyncio.ensure_future(self.upstream.open_stream(down.chat))
         try:
-            await asyncio.wait_for(asyncio.shield(task), timeout=self.config.keepalive)
-        except TimeoutError:
-            pass
+            await asyncio.wait((task,), timeout=self.config.keepalive)
         except BaseException:
-            if not task.done():
-                task.cancel()
+            task.cancel()
             raise
-        return _Opening(task)
+        if task.done() and task.exception() is not None:
+            raise task.exception()  # type: ignore[misc]
+        return task
 
-    async def stream(self, request: JSON, down: Down, opening: _Opening, write: Write) -> None:
+    async def stream(self, request: JSON, down: Down, opening: Opening, write: Write) -> None:
         """Run one streaming response: every Responses event goes to `write` as SSE bytes, the events of
         one upstream read in one write, with keepalives while the upstream is silent."""
         await _StreamRun(self, request, down, opening, write).run()
 
-
-class _Opening:
-    """An upstream stream request under way (its headers may or may not be in yet)."""
-
-    __slots__ = ("task",)
-
-    def __init__(self, task: asyncio.Future[ChatStream]) -> None:
-        self.task = task
-
-    def ready_error(self) -> BaseException | None:
-        """The upstream's refusal, if it already answered with one."""
-        if self.task.done() and not self.task.cancelled():
-            return self.task.exception()
-        return None
 
 
 Write = Callable[[bytes], Awaitable[None]]
@@ -103,7 +90,7 @@ class _StreamRun:
     writes keepalives and, past the upstream timeouts, cancels the pump so that it ends the stream with
     `response.failed`. No task or timer per chunk: the hot loop is read -> translate -> one write."""
 
-    def __init__(self, bridge: Bridge, request: JSON, down: Down, opening: _Opening, write: Write) -> None:
+    def __init__(self, bridge: Bridge, request: JSON, down: Down, opening: Opening, write: Write) -> None:
         self.bridge = bridge
         self.request = request
         self.opening = opening
@@ -130,7 +117,7 @@ class _StreamRun:
         try:
             try:
                 await self.send(machine.start())
-                stream = await self.opening.task
+                stream = await self.opening
                 done = await self.pump(stream)
                 if not done and machine.finish_reason is None:
                     raise UpstreamProtocolError("The upstream stream ended before the answer was finished.")
@@ -152,10 +139,10 @@ class _StreamRun:
             watchdog.cancel()
             if stream is not None:
                 await stream.aclose(finished=machine.done and machine.response["status"] != "failed")
-            elif not self.opening.task.done():
-                self.opening.task.cancel()
-            elif not self.opening.task.cancelled() and self.opening.task.exception() is None:
-                await self.opening.task.result().aclose()
+            elif not self.opening.done():
+                self.opening.cancel()
+            elif not self.opening.cancelled() and self.opening.exception() is None:
+                await self.opening.result().aclose()
 
     async def pump(self, stream: ChatStream) -> bool:
         """Translate the upstream's reads; True when it said `[DONE]`."""

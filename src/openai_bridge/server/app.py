@@ -88,9 +88,6 @@ def create_app(config: Config, *, upstream: ChatUpstream | None = None) -> FastA
                 log.info("request %s: client went away; upstream request cancelled", request_id)
                 return Response(status_code=499)
         opening = await bridge.open_stream(down)
-        refusal = opening.ready_error()
-        if refusal is not None:
-            raise refusal
         return SSEResponse(partial(bridge.stream, body, down, opening), headers=headers)
 
     @app.get("/v1/models")
