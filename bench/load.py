@@ -27,6 +27,8 @@ import sys
 import time
 from urllib.parse import urlsplit
 
+from http1 import framing  # bench/ is on sys.path: the scripts run as `python bench/...`
+
 DATA_RE = re.compile(rb"^data: ?([^\r\n]*)", re.M)
 RESP_DELTA_RE = re.compile(rb"response\.output_text\.delta")
 CHAT_DELTA_RE = re.compile(rb'"content": ?"[^"]')
@@ -79,22 +81,9 @@ class HTTPConn(asyncio.Protocol):
             self.status = int(parts[1])
             if self.status == 100:  # interim answer, a real one follows
                 return self.data_received(b"")
-            length = None
-            chunked = False
-            self.keep = not head[0].startswith("HTTP/1.0")
-            for line in head[1:]:
-                name, _, value = line.partition(":")
-                name = name.strip().lower()
-                if name == "content-length":
-                    length = int(value)
-                elif name == "transfer-encoding":
-                    chunked = "chunked" in value.lower()
-                elif name == "connection":
-                    v = value.strip().lower()
-                    if "close" in v:
-                        self.keep = False
-                    elif "keep-alive" in v:
-                        self.keep = True
+            f = framing(head[1:])
+            length, chunked = f.length, f.chunked
+            self.keep = not f.close and (f.keep_alive or not head[0].startswith("HTTP/1.0"))
             self.in_body = True
             if chunked:
                 self.mode = "chunked"

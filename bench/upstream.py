@@ -21,6 +21,8 @@ import json
 import socket
 import sys
 
+from http1 import framing  # bench/ is on sys.path: the scripts run as `python bench/...`
+
 try:
     import orjson
 
@@ -150,19 +152,8 @@ class Conn(asyncio.Protocol):
                 self.transport.write(BAD)
                 self.transport.close()
                 return
-            length = 0
-            chunked = close = expect = False
-            for line in lines[1:]:
-                name, _, value = line.partition(":")
-                name = name.strip().lower()
-                if name == "content-length":
-                    length = int(value)
-                elif name == "transfer-encoding":
-                    chunked = "chunked" in value.lower()
-                elif name == "connection":
-                    close = "close" in value.lower()
-                elif name == "expect":
-                    expect = "100-continue" in value.lower()
+            f = framing(lines[1:])
+            length, chunked, close, expect = f.length or 0, f.chunked, f.close, f.expect_continue
             start = end + 4
             if chunked:
                 parsed = _dechunk(buf, start)
