@@ -100,6 +100,9 @@ def create_app(config: Config, *, upstream: ChatUpstream | None = None) -> FastA
 
 
 async def read_json(request: Request) -> dict[str, Any]:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:  # refuse before reading it
+        raise BridgeError(f"The request body is larger than {MAX_BODY} bytes.", status=413, code="payload_too_large")
     raw = await request.body()
     if len(raw) > MAX_BODY:
         raise BridgeError(f"The request body is larger than {MAX_BODY} bytes.", status=413, code="payload_too_large")
