@@ -85,8 +85,8 @@ def stop(proc: subprocess.Popen) -> None:
         proc.wait(5)
 
 
-def tree_rss_mb(pid: int) -> float:
-    """Resident memory of `pid` and all its descendants (VmRSS from /proc), in MB."""
+def tree_pids(pid: int) -> list[int]:
+    """`pid` and all its descendants."""
     children: dict[int, list[int]] = {}
     for d in os.listdir("/proc"):
         if not d.isdigit():
@@ -98,11 +98,19 @@ def tree_rss_mb(pid: int) -> float:
             continue
         ppid = int(stat[stat.rfind(b")") + 2:].split()[1])
         children.setdefault(ppid, []).append(int(d))
-    total_kb = 0
-    todo = [pid]
+    out, todo = [], [pid]
     while todo:
         p = todo.pop()
+        out.append(p)
         todo.extend(children.get(p, []))
+    return out
+
+
+def tree_rss_mb(pid: int) -> float:
+    """Resident memory of `pid` and all its descendants (VmRSS from /proc), in MB. Pages that forked
+    workers share are counted once per process."""
+    total_kb = 0
+    for p in tree_pids(pid):
         try:
             with open(f"/proc/{p}/status") as f:
                 for line in f:
@@ -112,6 +120,20 @@ def tree_rss_mb(pid: int) -> float:
         except OSError:
             pass
     return round(total_kb / 1024, 1)
+
+
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) used so far by `pid` and its descendants."""
+    ticks = 0
+    for p in tree_pids(pid):
+        try:
+            with open(f"/proc/{p}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b")") + 2:].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 # ----------------------------------------------------------------------------- targets
@@ -245,15 +267,15 @@ def markdown(results: dict) -> str:
            f"after {m['warmup']} s warm-up. Everything (load generator, upstream, server) shares the machine "
            f"(load average before {m['loadavg_before']}, after {m.get('loadavg_after')}).", "",
            "| target | mode | conns | req/s | events/s | p50 ms | p99 ms | +p50 ms | +p99 ms | TTFT p50 | TTFT p99 "
-           "| fail | load-gen CPU |",
-           "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
+           "| fail | server CPU | load-gen CPU |",
+           "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
     for name, t in results["targets"].items():
         for c in t.get("cells", []):
             out.append(f"| {name} | {c['mode']} | {c['conns']} | {fmt(c.get('req_s'))} | {fmt(c.get('events_s'), 0)} "
                        f"| {fmt(c.get('lat_p50_ms'), 2)} | {fmt(c.get('lat_p99_ms'), 2)} "
                        f"| {fmt(c.get('added_p50_ms'), 2)} | {fmt(c.get('added_p99_ms'), 2)} "
                        f"| {fmt(c.get('ttft_p50_ms'), 2)} | {fmt(c.get('ttft_p99_ms'), 2)} | {c.get('failures')} "
-                       f"| {fmt(c.get('client_cpu_pct'), 0)} % |")
+                       f"| {fmt(c.get('server_cpu_pct'), 0)} % | {fmt(c.get('client_cpu_pct'), 0)} % |")
     out += ["", "| target | start-up to healthy (s) | RSS after load (MB, process tree) |", "|---|--:|--:|"]
     for name, t in results["targets"].items():
         out.append(f"| {name} | {fmt(t.get('startup_s'), 2)} | {fmt(t.get('rss_mb'), 1)} |")
@@ -266,7 +288,9 @@ def markdown(results: dict) -> str:
     two = {c["cell"]: c for c in results["targets"].get("bridge-2w", {}).get("cells", [])}
     if one and two:
         out += ["", "Workers: bridge-2w req/s over bridge-1w: " + ", ".join(
-            f"{cell} {two[cell]['req_s'] / one[cell]['req_s']:.2f}x" for cell in one
+            f"{cell} {two[cell]['req_s'] / one[cell]['req_s']:.2f}x (server CPU {one[cell].get('server_cpu_pct')} % "
+            f"-> {two[cell].get('server_cpu_pct')} %; requests per server CPU-second "
+            f"{one[cell].get('req_per_server_cpu_s')} -> {two[cell].get('req_per_server_cpu_s')})" for cell in one
             if cell in two and one[cell].get("req_s") and two[cell].get("req_s")) + "."]
     if results.get("ratios"):
         out += ["", "| target | cell | req/s vs LiteLLM | req/s vs direct | LiteLLM p50 / bridge p50 "
@@ -387,14 +411,19 @@ def main() -> None:
                     entry["startup_s"] = round(wait_healthy(health, proc, 240, logfile), 3)
                     url, direct = f"http://127.0.0.1:{port}", False
                     log(f"{name}: healthy after {entry['startup_s']} s")
+                server_pid = proc.pid if proc else upstream.pid
                 for mode, stream, c in cells:
+                    cpu0, t0 = tree_cpu_s(server_pid), time.monotonic()
                     r = run_load(url, direct=direct, stream=stream, conns=c, duration=a.duration,
                                  warmup=a.warmup, key=key)
-                    r.update({"cell": f"{mode} c{c}", "mode": mode, "conns": c})
+                    cpu_pct = 100 * (tree_cpu_s(server_pid) - cpu0) / (time.monotonic() - t0)
+                    r.update({"cell": f"{mode} c{c}", "mode": mode, "conns": c, "server_cpu_pct": round(cpu_pct)})
+                    if r.get("req_s") and cpu_pct > 0:
+                        r["req_per_server_cpu_s"] = round(r["req_s"] / (cpu_pct / 100), 1)
                     entry["cells"].append(r)
                     log(f"{name:>9} {mode:>10} c{c:<3} {r.get('req_s')} req/s  p50 {r.get('lat_p50_ms')} ms  "
                         f"p99 {r.get('lat_p99_ms')} ms  ttft {r.get('ttft_p50_ms')} ms  fail {r.get('failures')}  "
-                        f"(load-gen CPU {r.get('client_cpu_pct')} %)")
+                        f"(server CPU {r.get('server_cpu_pct')} %, load-gen CPU {r.get('client_cpu_pct')} %)")
                 entry["rss_mb"] = tree_rss_mb(proc.pid if proc else upstream.pid)
                 log(f"{name}: RSS {entry['rss_mb']} MB")
                 if name == "bridge-1w" and a.soak and proc is not None:
