@@ -36,10 +36,10 @@ def error_response(exc: BridgeError) -> Response:
     return json_response(exc.body(), exc.status)
 
 
-def create_app(config: Config, *, upstream: ChatUpstream | None = None) -> FastAPI:
+def create_app(config: Config) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        up = upstream or ChatUpstream(config.upstream, api_key=config.api_key, timeouts=config.timeouts)
+        up = ChatUpstream(config.upstream, api_key=config.api_key, timeouts=config.timeouts)
         app.state.bridge = Bridge(config, up)
         try:
             yield
