@@ -19,8 +19,7 @@ from openai.types.responses import Response, ResponseStreamEvent
 from pydantic import BaseModel, TypeAdapter
 
 from openai_bridge.ids import SequentialIds
-from openai_bridge.translate.response import to_response
-from openai_bridge.translate.stream import StreamTranslator
+from openai_bridge.translate import StreamTranslator, to_response
 
 JSON = dict[str, Any]
 CLOCK = 1700000000

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from openai_bridge.translate.think import ThinkSplitter
+from openai_bridge.translate import ThinkSplitter
 
 OPEN, CLOSE = "<think>", "</think>"
 

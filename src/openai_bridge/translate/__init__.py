@@ -1,5 +1,8 @@
 """The pure translators: no I/O, no clock, no randomness (ids and time are passed in).
 
+One sub-package per direction; `responses_via_chat/` serves a Responses client from a chat upstream.
+Its public names are re-exported here:
+
     from openai_bridge.translate import to_chat_request, to_response, StreamTranslator
 
 - `to_chat_request(request, default_model=..., options=...) -> Down` (`.chat`, `.dropped`)
@@ -8,11 +11,16 @@
   `finish()`, `fail(code, message)`, each returning the Responses events to send.
 """
 
-from .options import Options
-from .request import Down, Dropped, to_chat_request
-from .response import completion_to_chunk, to_response
-from .stream import StreamTranslator
-from .think import ThinkSplitter
+from .responses_via_chat import (
+    Down,
+    Dropped,
+    Options,
+    StreamTranslator,
+    ThinkSplitter,
+    completion_to_chunk,
+    to_chat_request,
+    to_response,
+)
 
 __all__ = [
     "Down",

@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from ..errors import InvalidRequest
+from ...errors import InvalidRequest
 from .options import Options
 
 JSON = dict[str, Any]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import UpstreamProtocolError
+from ...errors import UpstreamProtocolError
 from .options import Options
 from .stream import Clock, NewId, StreamTranslator
 
