@@ -38,6 +38,13 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
     ("temperature a string", {"model": "m", "input": "hi", "temperature": "hot"}, "temperature"),
     ("top_logprobs out of range", {"model": "m", "input": "hi", "top_logprobs": 21}, "top_logprobs"),
     ("stream not a boolean", {"model": "m", "input": "hi", "stream": "yes"}, "stream"),
+    # Found by typing the translator: these used to crash (500) / go upstream as an empty object.
+    ("custom tool description not a string",
+     {"model": "m", "input": "hi", "tools": [{"type": "custom", "name": "x", "description": 5}]},
+     "tools[0].description"),
+    ("input_audio without data and format",
+     {"model": "m", "input": [{"role": "user", "content": [{"type": "input_audio", "input_audio": {}}]}]},
+     "input[0].content[0].input_audio"),
 ]
 
 

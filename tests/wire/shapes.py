@@ -4,6 +4,7 @@ test can say "the translator built exactly this shape"."""
 
 from __future__ import annotations
 
+import collections.abc
 import types
 import typing
 from typing import Literal, NotRequired, TypeAliasType, Union, get_args, get_origin, is_typeddict
@@ -38,7 +39,7 @@ def mismatches(value: object, tp: object, path: str = "$") -> list[str]:
             if key in hints:
                 out += mismatches(item, hints[key], f"{path}.{key}")
         return out
-    if origin is list:
+    if origin in (list, collections.abc.Sequence):
         if not isinstance(value, list):
             return [f"{path}: {value!r} is not an array"]
         (item_type,) = get_args(tp)

@@ -5,10 +5,13 @@ Its public names are re-exported here:
 
     from openai_bridge.translate import to_chat_request, to_response, StreamTranslator
 
-- `to_chat_request(request, default_model=..., options=...) -> Down` (`.chat`, `.dropped`)
-- `to_response(completion, request=..., model=..., new_id=..., clock=...) -> dict`
-- `StreamTranslator(request, model=..., new_id=..., clock=...)` with `start()`, `feed(chunk)`,
-  `finish()`, `fail(code, message)`, each returning the Responses events to send.
+- `to_chat_request(request, default_model=..., options=..., unseal=...) -> Down` (`.chat: ChatRequest`,
+  `.dropped`); `request` is the client's body as untrusted JSON (`Mapping[str, object]`).
+- `to_response(completion: ChatCompletion, request=..., model=..., new_id=..., clock=...) -> Response`
+- `StreamTranslator(request, model=..., new_id=..., clock=...)` with `start()`, `feed(chunk: ChatChunk)`,
+  `finish()`, `fail(code, message)`, each returning the `ResponseStreamEvent`s to send.
+
+The shapes are the TypedDicts of `openai_bridge.wire.chat` and `openai_bridge.wire.responses`.
 """
 
 from .responses_via_chat import (

@@ -12,6 +12,7 @@ Beyond the SDK: `reasoning_content` (DeepSeek, vLLM, llama.cpp) and `reasoning` 
 an upstream's reasoning text in messages and deltas.
 """
 
+from collections.abc import Sequence
 from typing import Literal, NotRequired, TypedDict
 
 type FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "function_call"]
@@ -36,7 +37,8 @@ class ChatImagePart(TypedDict):
 
 class ChatInputAudio(TypedDict):
     data: str
-    format: Literal["wav", "mp3"]
+    # OpenAI takes "wav" and "mp3"; the bridge passes on what the client named, for servers that take more.
+    format: str
 
 
 class ChatInputAudioPart(TypedDict):
@@ -97,7 +99,7 @@ class ChatToolCall(TypedDict):
 
 class ChatAssistantMessage(TypedDict):
     role: Literal["assistant"]
-    content: NotRequired[str | list[ChatContentPart | ChatRefusalPart] | None]
+    content: NotRequired[str | Sequence[ChatContentPart | ChatRefusalPart] | None]
     refusal: NotRequired[str | None]
     tool_calls: NotRequired[list[ChatToolCall]]
     # Earlier reasoning sent back, for upstreams that want it (`Options.reasoning_back`).

@@ -388,7 +388,8 @@ class ReasoningConfig(TypedDict):
 
 
 class TextConfig(TypedDict):
-    format: TextFormat
+    # The client's format, echoed as sent: to_chat_request checks the fields the bridge uses.
+    format: TextFormat | dict[str, object]
     verbosity: Verbosity
 
 

@@ -2,22 +2,42 @@
 
 Clients validate the object strictly (the Agents SDK, Codex, the AI SDK): each field is present, and
 never null where the API has a default.
+
+The request is the client's, read as untrusted JSON: each echoed value is checked for the type the
+Response declares, and one of another type echoes the default. `to_chat_request` has refused most such
+values already; the ones it does not check (`max_tool_calls`, `truncation`, `reasoning.summary`,
+`previous_response_id`, `conversation`, `parallel_tool_calls` without tools) would otherwise make a
+Response the SDK rejects. Objects (tools, tool_choice, text.format, metadata) are echoed as the client
+sent them: their contents are the client's, checked by `to_chat_request` where the bridge uses them.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
 
-JSON = dict[str, Any]
+from ...wire.responses import (
+    ConversationParam,
+    ReasoningSummaryMode,
+    Response,
+    ResponseInputItem,
+    ResponseUsage,
+    TextFormat,
+    ToolChoice,
+    ToolChoiceMode,
+    Verbosity,
+)
+
+_SUMMARY_MODES: dict[str, ReasoningSummaryMode] = {"auto": "auto", "concise": "concise", "detailed": "detailed"}
+_VERBOSITIES: dict[str, Verbosity] = {"low": "low", "medium": "medium", "high": "high"}
+_TOOL_CHOICE_MODES: dict[str, ToolChoiceMode] = {"auto": "auto", "none": "none", "required": "required"}
 
 
-def envelope(request: JSON, *, response_id: str, model: str, created_at: int) -> JSON:
+def envelope(request: Mapping[str, object], *, response_id: str, model: str, created_at: int) -> Response:
     """A Response object with no output yet, status `in_progress`."""
     text = obj(request.get("text"))
     reasoning = obj(request.get("reasoning"))
-    conversation = request.get("conversation")
-    if isinstance(conversation, str):
-        conversation = {"id": conversation}
+    service_tier = request.get("service_tier")
+    tools = request.get("tools")
     return {
         "id": response_id,
         "object": "response",
@@ -25,38 +45,38 @@ def envelope(request: JSON, *, response_id: str, model: str, created_at: int) ->
         "status": "in_progress",
         "background": bool(request.get("background") or False),
         "completed_at": None,
-        "conversation": conversation,
+        "conversation": _conversation(request.get("conversation")),
         "error": None,
         "incomplete_details": None,
-        "instructions": request.get("instructions"),
-        "max_output_tokens": request.get("max_output_tokens"),
-        "max_tool_calls": request.get("max_tool_calls"),
-        "metadata": request.get("metadata") or {},
+        "instructions": _instructions(request.get("instructions")),
+        "max_output_tokens": _int_or_none(request.get("max_output_tokens")),
+        "max_tool_calls": _int_or_none(request.get("max_tool_calls")),
+        "metadata": _metadata(request.get("metadata")),
         "model": model,
         "output": [],
-        "parallel_tool_calls": _default(request.get("parallel_tool_calls"), True),
-        "previous_response_id": request.get("previous_response_id"),
-        "prompt_cache_key": request.get("prompt_cache_key"),
-        "reasoning": {"effort": reasoning.get("effort"), "summary": reasoning.get("summary")},
-        "safety_identifier": request.get("safety_identifier"),
-        "service_tier": request.get("service_tier") or "default",
+        "parallel_tool_calls": _bool(request.get("parallel_tool_calls"), True),
+        "previous_response_id": _str_or_none(request.get("previous_response_id")),
+        "prompt_cache_key": _str_or_none(request.get("prompt_cache_key")),
+        "reasoning": {"effort": _str_or_none(reasoning.get("effort")), "summary": _summary(reasoning.get("summary"))},
+        "safety_identifier": _str_or_none(request.get("safety_identifier")),
+        "service_tier": service_tier if isinstance(service_tier, str) and service_tier else "default",
         # Nothing is stored yet: the effective value is false whatever the client asked.
         "store": False,
-        "temperature": _default(request.get("temperature"), 1.0),
-        "text": {"format": text.get("format") or {"type": "text"}, "verbosity": text.get("verbosity") or "medium"},
-        "tool_choice": _default(request.get("tool_choice"), "auto"),
-        "tools": request.get("tools") or [],
-        "top_logprobs": _default(request.get("top_logprobs"), 0),
-        "top_p": _default(request.get("top_p"), 1.0),
+        "temperature": _number(request.get("temperature"), 1.0),
+        "text": {"format": _text_format(text.get("format")), "verbosity": _verbosity(text.get("verbosity"))},
+        "tool_choice": _tool_choice(request.get("tool_choice")),
+        "tools": tools if isinstance(tools, list) else [],
+        "top_logprobs": _int(request.get("top_logprobs")),
+        "top_p": _number(request.get("top_p"), 1.0),
         "presence_penalty": 0.0,
         "frequency_penalty": 0.0,
-        "truncation": request.get("truncation") or "disabled",
+        "truncation": "auto" if request.get("truncation") == "auto" else "disabled",
         "usage": None,
-        "user": request.get("user"),
+        "user": _str_or_none(request.get("user")),
     }
 
 
-def usage_up(usage: Any) -> JSON:
+def usage_up(usage: object) -> ResponseUsage:
     """Chat usage -> Responses usage; detail objects are always objects."""
     u = obj(usage)
     prompt = _int(u.get("prompt_tokens"))
@@ -76,14 +96,60 @@ def usage_up(usage: Any) -> JSON:
     }
 
 
-def obj(value: Any) -> JSON:
+def obj(value: object) -> Mapping[str, object]:
     """`value` if it is a JSON object, else an empty one: for reading optional nested fields."""
     return value if isinstance(value, dict) else {}
 
 
-def _int(value: Any) -> int:
+def _int(value: object) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
-def _default(value: Any, default: Any) -> Any:
-    return default if value is None else value
+def _int_or_none(value: object) -> int | None:
+    return value if isinstance(value, int) else None
+
+
+def _str_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _number(value: object, default: float) -> float:
+    return value if isinstance(value, int | float) else default
+
+
+def _bool(value: object, default: bool) -> bool:
+    return value if isinstance(value, bool) else default
+
+
+def _conversation(value: object) -> ConversationParam | None:
+    if isinstance(value, str):
+        return {"id": value}
+    if isinstance(value, dict) and isinstance(value.get("id"), str):
+        return {"id": value["id"]}
+    return None
+
+
+def _instructions(value: object) -> str | list[ResponseInputItem] | None:
+    return value if isinstance(value, str | list) else None
+
+
+def _metadata(value: object) -> dict[str, str]:
+    return value if isinstance(value, dict) and value else {}
+
+
+def _text_format(value: object) -> TextFormat | dict[str, object]:
+    return value if isinstance(value, dict) and value else {"type": "text"}
+
+
+def _tool_choice(value: object) -> ToolChoice:
+    if isinstance(value, dict):
+        return value
+    return _TOOL_CHOICE_MODES.get(value, "auto") if isinstance(value, str) else "auto"
+
+
+def _summary(value: object) -> ReasoningSummaryMode | None:
+    return _SUMMARY_MODES.get(value) if isinstance(value, str) else None
+
+
+def _verbosity(value: object) -> Verbosity:
+    return _VERBOSITIES.get(value, "medium") if isinstance(value, str) else "medium"

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
+
+Role = Literal["system", "developer"]
+MaxTokensField = Literal["max_tokens", "max_completion_tokens"]
+# "" drops earlier reasoning; the others name the assistant-message field it goes back in.
+ReasoningBack = Literal["", "reasoning_content", "reasoning"]
 
 
 @dataclass(frozen=True, slots=True)
 class Options:
     # Role for `instructions`. Most chat templates know `system`; OpenAI also takes `developer`.
-    instructions_role: Literal["system", "developer"] = "system"
+    instructions_role: Role = "system"
     # Role that `developer` messages are sent as. Many open-model chat templates reject `developer`.
-    developer_role: Literal["system", "developer"] = "system"
+    developer_role: Role = "system"
     # Which chat field carries `max_output_tokens`. `max_tokens` is understood by every server we know.
-    max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
+    max_tokens_field: MaxTokensField = "max_tokens"
     # Refuse (400) a field the bridge cannot honour, instead of dropping it with a warning.
     strict: bool = False
     # Join consecutive system messages into one (Codex sends two developer messages; many chat templates
@@ -23,7 +28,17 @@ class Options:
     think_tags: bool = True
     # Send earlier reasoning back on the assistant message it preceded, under this chat field
     # (`reasoning_content` for DeepSeek/Kimi/GLM-style servers); "" drops it, which most templates want.
-    reasoning_back: str = ""
+    reasoning_back: ReasoningBack = ""
     # Responses fields the upstream accepts under the same chat name (e.g. an OpenAI upstream:
     # `service_tier`, `safety_identifier`, `prompt_cache_key`, `verbosity`); others are dropped and logged.
     passthrough: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        # The types are the translators' contract, but settings arrive as strings from the environment:
+        # a value outside them (`reasoning_back="content"` would overwrite the assistant's text) stops here.
+        for name, allowed in (("instructions_role", get_args(Role)), ("developer_role", get_args(Role)),
+                              ("max_tokens_field", get_args(MaxTokensField)),
+                              ("reasoning_back", get_args(ReasoningBack))):
+            value = getattr(self, name)
+            if value not in allowed:
+                raise ValueError(f"Options.{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")

@@ -1,22 +1,43 @@
 """Down: a Responses create request -> a Chat Completions request. Pure.
 
-`to_chat_request` validates the client's request as it goes, raising `InvalidRequest` with the
-offending `param`, and reports every field it could not honour in `Down.dropped` (or refuses it in
-strict mode), so nothing is lost silently.
+`to_chat_request` is the parser of the client's request: it reads the body as untrusted JSON
+(`Mapping[str, object]`), validates it as it goes, raising `InvalidRequest` with the offending `param`,
+and reports every field it could not honour in `Down.dropped` (or refuses it in strict mode), so
+nothing is lost silently. What it builds is a typed `ChatRequest`.
+
+A few values inside the client's objects go upstream unchecked, as they always have: the upstream
+judges them (an image's `detail`, a file's fields, a function tool's `description` and `strict`, a JSON
+schema's `strict` and `description`). They are `Any` to mypy, because `isinstance(x,
+dict)` narrows JSON to `dict[Any, Any]`; each place is marked "unchecked".
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Literal
 
 import orjson
 
 from ...errors import InvalidRequest
-from .options import Options
-
-JSON = dict[str, Any]
+from ...wire.chat import (
+    ChatAssistantMessage,
+    ChatContent,
+    ChatContentPart,
+    ChatDeveloperMessage,
+    ChatFile,
+    ChatFunctionDefinition,
+    ChatFunctionTool,
+    ChatJSONSchema,
+    ChatMessage,
+    ChatRequest,
+    ChatSystemMessage,
+    ChatToolCall,
+    ChatToolChoiceMode,
+    ImageURL,
+)
+from .envelope import obj
+from .options import Options, Role
 
 # Fields the bridge handles itself (or echoes) rather than sending upstream.
 _BRIDGE_FIELDS = frozenset(
@@ -28,8 +49,10 @@ _BRIDGE_FIELDS = frozenset(
         "prompt_cache_retention", "client_metadata",
     }
 )
-# Sent upstream under the same name.
-_SAME_NAME = ("temperature", "top_p", "user")
+# Sent upstream under the same name, when the upstream takes them (`Options.passthrough`).
+_PASSTHROUGH: tuple[Literal["service_tier", "safety_identifier", "prompt_cache_key", "prompt_cache_retention"], ...] = (
+    "service_tier", "safety_identifier", "prompt_cache_key", "prompt_cache_retention",
+)
 # Built-in tools a chat upstream cannot run.
 _BUILTIN_TOOLS = (
     "web_search", "web_search_preview", "web_search_2025_08_26", "web_search_preview_2025_03_11",
@@ -37,6 +60,9 @@ _BUILTIN_TOOLS = (
     "computer", "mcp", "local_shell", "shell", "apply_patch", "tool_search",
 )
 _ROLES = frozenset({"user", "assistant", "system", "developer"})
+_TOOL_CHOICE_MODES: dict[str, ChatToolChoiceMode] = {"auto": "auto", "none": "none", "required": "required"}
+_FILE_FIELDS: tuple[Literal["file_data", "file_id", "filename"], ...] = ("file_data", "file_id", "filename")
+_SCHEMA_OPTIONS: tuple[Literal["strict", "description"], ...] = ("strict", "description")
 # `include` values the bridge honours.
 _INCLUDES = frozenset({"message.output_text.logprobs", "reasoning.encrypted_content"})
 
@@ -51,12 +77,12 @@ class Dropped:
 
 @dataclass(slots=True)
 class Down:
-    chat: JSON
+    chat: ChatRequest
     dropped: list[Dropped] = field(default_factory=list)
 
 
 def to_chat_request(
-    request: JSON,
+    request: Mapping[str, object],
     *,
     default_model: str | None = None,
     options: Options | None = None,
@@ -70,40 +96,37 @@ def to_chat_request(
     tampered with); without it, such blobs are ignored.
     """
     opts = options or Options()
-    if not isinstance(request, dict):
+    if not isinstance(request, Mapping):
         raise InvalidRequest("The request body must be a JSON object.")
-    down = Down(chat={})
-    builder = _Builder(opts, down, unseal)
-    chat = down.chat
+    builder = _Builder(opts, unseal)
 
     model = request.get("model") or default_model
     if not model:
         raise InvalidRequest("You must provide a model parameter (or set DEFAULT_MODEL).", param="model")
     if not isinstance(model, str):
         raise InvalidRequest("'model' must be a string.", param="model")
-    chat["model"] = model
 
-    messages: list[JSON] = []
+    messages: list[ChatMessage] = []
     instructions = request.get("instructions")
     if instructions is not None:
         if isinstance(instructions, str):
             if instructions:
-                messages.append({"role": opts.instructions_role, "content": instructions})
+                messages.append(_system_message(opts.instructions_role, instructions))
         elif isinstance(instructions, list):
             builder.items(instructions, messages, "instructions")
         else:
             raise InvalidRequest("'instructions' must be a string.", param="instructions")
 
-    if "input" not in request or request["input"] is None:
+    inp = request.get("input")
+    if inp is None:
         raise InvalidRequest("Missing required parameter: 'input'.", param="input")
-    inp = request["input"]
     if isinstance(inp, str):
         messages.append({"role": "user", "content": inp})
     elif isinstance(inp, list):
         builder.items(inp, messages, "input")
     else:
         raise InvalidRequest("'input' must be a string or an array of input items.", param="input")
-    chat["messages"] = _merge_system(messages) if opts.merge_system else messages
+    chat: ChatRequest = {"model": model, "messages": _merge_system(messages) if opts.merge_system else messages}
 
     tools = request.get("tools")
     if tools is not None:
@@ -134,15 +157,17 @@ def to_chat_request(
             raise InvalidRequest("'max_output_tokens' must be a positive integer.", param="max_output_tokens")
         chat[opts.max_tokens_field] = max_out
 
-    for name in _SAME_NAME:
-        value = request.get(name)
+    for number in ("temperature", "top_p"):
+        value = request.get(number)
         if value is not None:
-            if name == "user":
-                if not isinstance(value, str):
-                    raise InvalidRequest("'user' must be a string.", param="user")
-            elif not isinstance(value, int | float) or isinstance(value, bool):
-                raise InvalidRequest(f"'{name}' must be a number.", param=name)
-            chat[name] = value
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                raise InvalidRequest(f"'{number}' must be a number.", param=number)
+            chat[number] = value
+    user = request.get("user")
+    if user is not None:
+        if not isinstance(user, str):
+            raise InvalidRequest("'user' must be a string.", param="user")
+        chat["user"] = user
 
     top_logprobs = request.get("top_logprobs")
     include = request.get("include") or []
@@ -168,16 +193,16 @@ def to_chat_request(
     if metadata is not None and not isinstance(metadata, dict):
         raise InvalidRequest("'metadata' must be an object of string keys and values.", param="metadata")
 
-    for name in ("service_tier", "safety_identifier", "prompt_cache_key", "prompt_cache_retention"):
-        value = request.get(name)
+    for same in _PASSTHROUGH:
+        value = request.get(same)
         if value is None:
             continue
         if not isinstance(value, str):
-            raise InvalidRequest(f"'{name}' must be a string.", param=name)
-        if name in opts.passthrough:
-            chat[name] = value
+            raise InvalidRequest(f"'{same}' must be a string.", param=same)
+        if same in opts.passthrough:
+            chat[same] = value
         else:
-            builder.drop(name, "this upstream is not configured to take it (BRIDGE_PASSTHROUGH); echoed only")
+            builder.drop(same, "this upstream is not configured to take it (BRIDGE_PASSTHROUGH); echoed only")
     if request.get("max_tool_calls") is not None:
         builder.drop("max_tool_calls", "not enforced by the bridge yet")
     for i, name in enumerate(include):
@@ -200,11 +225,17 @@ def to_chat_request(
     for name in request:
         if name not in _BRIDGE_FIELDS:
             builder.drop(name, "not a Responses create parameter the bridge knows")
-    return down
+    return Down(chat, builder.dropped)
 
 
-def _merge_system(messages: list[JSON]) -> list[JSON]:
-    merged: list[JSON] = []
+def _system_message(role: Role, content: ChatContent) -> ChatSystemMessage | ChatDeveloperMessage:
+    if role == "developer":
+        return {"role": "developer", "content": content}
+    return {"role": "system", "content": content}
+
+
+def _merge_system(messages: list[ChatMessage]) -> list[ChatMessage]:
+    merged: list[ChatMessage] = []
     for message in messages:
         last = merged[-1] if merged else None
         if (last is not None and message["role"] == "system" and last["role"] == "system"
@@ -215,7 +246,7 @@ def _merge_system(messages: list[JSON]) -> list[JSON]:
     return merged
 
 
-def _bool(request: JSON, name: str) -> bool:
+def _bool(request: Mapping[str, object], name: str) -> bool:
     value = request[name]
     if not isinstance(value, bool):
         raise InvalidRequest(f"'{name}' must be a boolean.", param=name)
@@ -223,11 +254,11 @@ def _bool(request: JSON, name: str) -> bool:
 
 
 class _Builder:
-    __slots__ = ("opts", "down", "unseal", "reasoning")
+    __slots__ = ("opts", "dropped", "unseal", "reasoning")
 
-    def __init__(self, opts: Options, down: Down, unseal: Callable[[str, str], str] | None) -> None:
+    def __init__(self, opts: Options, unseal: Callable[[str, str], str] | None) -> None:
         self.opts = opts
-        self.down = down
+        self.dropped: list[Dropped] = []
         self.unseal = unseal
         self.reasoning: list[str] = []  # reasoning items waiting for the assistant message they belong to
 
@@ -235,11 +266,11 @@ class _Builder:
         if self.opts.strict:
             raise InvalidRequest(f"'{param}' is not supported by this bridge: {reason}.", param=param,
                                  code="unsupported_parameter")
-        self.down.dropped.append(Dropped(param, reason))
+        self.dropped.append(Dropped(param, reason))
 
     # ---- input items -------------------------------------------------------------------------
 
-    def items(self, items: list[Any], messages: list[JSON], where: str) -> None:
+    def items(self, items: list[object], messages: list[ChatMessage], where: str) -> None:
         for i, item in enumerate(items):
             param = f"{where}[{i}]"
             if not isinstance(item, dict):
@@ -269,31 +300,35 @@ class _Builder:
                 raise InvalidRequest(f"'{param}.type' {kind!r} is not an input item type the bridge supports.",
                                      param=f"{param}.type")
 
-    def message(self, item: JSON, messages: list[JSON], param: str) -> None:
+    def message(self, item: Mapping[str, object], messages: list[ChatMessage], param: str) -> None:
         role = item.get("role")
         if role not in _ROLES:
             raise InvalidRequest(
                 f"'{param}.role' must be one of user, assistant, system, developer; got {role!r}.",
                 param=f"{param}.role",
             )
-        if role == "developer":
-            role = self.opts.developer_role
         content = item.get("content")
+        chat_content: ChatContent
         if isinstance(content, str):
-            chat_content: Any = content
+            chat_content = content
         elif isinstance(content, list):
-            chat_content = self.parts(content, f"{param}.content", role)
+            chat_content = self.parts(content, f"{param}.content", str(role))
         else:
             raise InvalidRequest(f"'{param}.content' must be a string or an array of content parts.",
                                  param=f"{param}.content")
         if role == "assistant":
             # Assistant text followed by function_call items becomes one chat message.
             messages.append(self.assistant({"role": "assistant", "content": chat_content}))
+            return
+        self.reasoning.clear()  # reasoning belongs to the assistant turn right after it
+        if role == "user":
+            messages.append({"role": "user", "content": chat_content})
+        elif role == "developer":
+            messages.append(_system_message(self.opts.developer_role, chat_content))
         else:
-            self.reasoning.clear()  # reasoning belongs to the assistant turn right after it
-            messages.append({"role": role, "content": chat_content})
+            messages.append({"role": "system", "content": chat_content})
 
-    def reasoning_item(self, item: JSON, param: str) -> None:
+    def reasoning_item(self, item: Mapping[str, object], param: str) -> None:
         """Reasoning from an earlier turn: checked, and kept for the next assistant message when the
         upstream wants previous reasoning back (`Options.reasoning_back`); dropped otherwise."""
         text = ""
@@ -302,22 +337,24 @@ class _Builder:
             text = self.unseal(blob, f"{param}.encrypted_content")  # verified even when not sent back
         content = item.get("content")
         if isinstance(content, list):
-            parts = [p.get("text") for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)]
-            text = "".join(parts) or text  # type: ignore[arg-type]
-        if not text and isinstance(item.get("summary"), list):
-            summary = [p.get("text") for p in item["summary"] if isinstance(p, dict)]
-            text = "\n\n".join(t for t in summary if isinstance(t, str))
+            parts = [p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)]
+            text = "".join(parts) or text
+        summary = item.get("summary")
+        if not text and isinstance(summary, list):
+            texts = [p.get("text") for p in summary if isinstance(p, dict)]
+            text = "\n\n".join(t for t in texts if isinstance(t, str))
         if text and self.opts.reasoning_back:
             self.reasoning.append(text)
 
-    def assistant(self, message: JSON) -> JSON:
-        if self.reasoning:
-            message[self.opts.reasoning_back] = "\n\n".join(self.reasoning)
+    def assistant(self, message: ChatAssistantMessage) -> ChatAssistantMessage:
+        back = self.opts.reasoning_back
+        if self.reasoning and back:  # only collected when `back` names a field
+            message[back] = "\n\n".join(self.reasoning)
             self.reasoning.clear()
         return message
 
-    def parts(self, parts: list[Any], param: str, role: str) -> Any:
-        out: list[JSON] = []
+    def parts(self, parts: list[object], param: str, role: str) -> ChatContent:
+        out: list[ChatContentPart] = []
         for i, part in enumerate(parts):
             p = f"{param}[{i}]"
             if not isinstance(part, dict):
@@ -334,47 +371,51 @@ class _Builder:
                         raise InvalidRequest(f"'{p}.file_id': images by file id are not supported; send image_url.",
                                              param=f"{p}.file_id")
                     raise InvalidRequest(f"'{p}.image_url' must be a URL or data URL string.", param=f"{p}.image_url")
-                image: JSON = {"url": url}
+                image: ImageURL = {"url": url}
                 if part.get("detail") is not None:
-                    image["detail"] = part["detail"]
+                    image["detail"] = part["detail"]  # unchecked
                 out.append({"type": "image_url", "image_url": image})
             elif kind == "input_file":
-                file: JSON = {k: part[k] for k in ("file_data", "file_id", "filename") if part.get(k) is not None}
+                file: ChatFile = {}
+                for name in _FILE_FIELDS:
+                    if part.get(name) is not None:
+                        file[name] = part[name]  # unchecked
                 if part.get("file_url") is not None:
                     raise InvalidRequest(f"'{p}.file_url' is not supported; send file_data.", param=f"{p}.file_url")
                 if not file:
                     raise InvalidRequest(f"'{p}' needs file_data or file_id.", param=p)
                 out.append({"type": "file", "file": file})
             elif kind == "input_audio":
-                audio = part.get("input_audio")
-                if not isinstance(audio, dict):
+                audio = obj(part.get("input_audio"))
+                data, audio_format = audio.get("data"), audio.get("format")
+                if not isinstance(data, str) or not isinstance(audio_format, str):
                     raise InvalidRequest(f"'{p}.input_audio' must be an object with data and format.",
                                          param=f"{p}.input_audio")
-                out.append({"type": "input_audio", "input_audio": audio})
+                out.append({"type": "input_audio", "input_audio": {"data": data, "format": audio_format}})
             else:
                 raise InvalidRequest(f"'{p}.type' {kind!r} is not a content part type the bridge supports.",
                                      param=f"{p}.type")
         if all(part["type"] == "text" for part in out) and (role != "user" or len(out) == 1):
             # Plain text as a string: the form every chat template accepts (assistant and system
             # content as arrays trip many of them).
-            return "\n".join(part["text"] for part in out)
+            return "\n".join(part["text"] for part in out if part["type"] == "text")
         return out
 
-    def tool_call(self, item: JSON, messages: list[JSON], param: str, *, custom: bool) -> None:
+    def tool_call(self, item: Mapping[str, object], messages: list[ChatMessage], param: str, *, custom: bool) -> None:
         call_id = _str_field(item, "call_id", param)
         name = _str_field(item, "name", param)
         if custom:
             arguments = orjson.dumps({"input": _str_field(item, "input", param)}).decode()
         else:
             arguments = _str_field(item, "arguments", param)
-        call = {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+        call: ChatToolCall = {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
         last = messages[-1] if messages else None
         if last is not None and last["role"] == "assistant" and isinstance(last.get("content"), str | type(None)):
             last.setdefault("tool_calls", []).append(call)
         else:
             messages.append(self.assistant({"role": "assistant", "content": None, "tool_calls": [call]}))
 
-    def tool_output(self, output: Any, param: str) -> Any:
+    def tool_output(self, output: object, param: str) -> ChatContent:
         if isinstance(output, str):
             return output
         if isinstance(output, list):
@@ -384,8 +425,8 @@ class _Builder:
 
     # ---- tools -------------------------------------------------------------------------------
 
-    def tools(self, tools: list[Any]) -> list[JSON]:
-        out: list[JSON] = []
+    def tools(self, tools: list[object]) -> list[ChatFunctionTool]:
+        out: list[ChatFunctionTool] = []
         for i, tool in enumerate(tools):
             p = f"tools[{i}]"
             if not isinstance(tool, dict):
@@ -412,14 +453,15 @@ class _Builder:
                                      param=f"{p}.type")
         return out
 
-    def tool_choice(self, choice: Any, chat: JSON) -> None:
+    def tool_choice(self, choice: object, chat: ChatRequest) -> None:
         if choice is None:
             return
         if isinstance(choice, str):
-            if choice not in ("auto", "none", "required"):
+            mode = _TOOL_CHOICE_MODES.get(choice)
+            if mode is None:
                 raise InvalidRequest("'tool_choice' must be auto, none, required or an object.", param="tool_choice")
             if "tools" in chat:
-                chat["tool_choice"] = choice
+                chat["tool_choice"] = mode
             return
         if not isinstance(choice, dict):
             raise InvalidRequest("'tool_choice' must be a string or an object.", param="tool_choice")
@@ -442,7 +484,7 @@ class _Builder:
         else:
             self.drop("tool_choice", f"tool_choice of type {kind!r} cannot be expressed to a chat upstream")
 
-    def text(self, text: Any, chat: JSON) -> None:
+    def text(self, text: object, chat: ChatRequest) -> None:
         if text is None:
             return
         if not isinstance(text, dict):
@@ -457,10 +499,10 @@ class _Builder:
                 schema = fmt.get("schema")
                 if not isinstance(name, str) or not isinstance(schema, dict):
                     raise InvalidRequest("'text.format' json_schema needs 'name' and 'schema'.", param="text.format")
-                spec: JSON = {"name": name, "schema": schema}
-                for key in ("strict", "description"):
-                    if fmt.get(key) is not None:
-                        spec[key] = fmt[key]
+                spec: ChatJSONSchema = {"name": name, "schema": schema}
+                for option in _SCHEMA_OPTIONS:
+                    if fmt.get(option) is not None:
+                        spec[option] = fmt[option]  # unchecked
                 chat["response_format"] = {"type": "json_schema", "json_schema": spec}
             elif kind == "json_object":
                 chat["response_format"] = {"type": "json_object"}
@@ -477,26 +519,29 @@ class _Builder:
                 self.drop("text.verbosity", "this upstream is not configured to take verbosity (BRIDGE_PASSTHROUGH)")
 
 
-def _str_field(obj: JSON, name: str, param: str) -> str:
+def _str_field(obj: Mapping[str, object], name: str, param: str) -> str:
     value = obj.get(name)
     if not isinstance(value, str):
         raise InvalidRequest(f"'{param}.{name}' must be a string.", param=f"{param}.{name}")
     return value
 
 
-def _function_tool(tool: JSON, param: str) -> JSON:
-    fn: JSON = {"name": _str_field(tool, "name", param)}
+def _function_tool(tool: object, param: str) -> ChatFunctionTool:
+    assert isinstance(tool, dict)  # checked by the caller; narrowed here for what is forwarded unchecked
+    fn: ChatFunctionDefinition = {"name": _str_field(tool, "name", param)}
     if tool.get("description") is not None:
-        fn["description"] = tool["description"]
+        fn["description"] = tool["description"]  # unchecked
     params = tool.get("parameters")
     fn["parameters"] = params if isinstance(params, dict) else {"type": "object", "properties": {}}
     if tool.get("strict") is not None:
-        fn["strict"] = tool["strict"]
+        fn["strict"] = tool["strict"]  # unchecked
     return {"type": "function", "function": fn}
 
 
-def _custom_tool(tool: JSON, param: str) -> JSON:
+def _custom_tool(tool: Mapping[str, object], param: str) -> ChatFunctionTool:
     description = tool.get("description") or ""
+    if not isinstance(description, str):
+        raise InvalidRequest(f"'{param}.description' must be a string.", param=f"{param}.description")
     fmt = tool.get("format")
     if isinstance(fmt, dict) and fmt.get("type") == "grammar":
         description += (

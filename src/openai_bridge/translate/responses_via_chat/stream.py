@@ -8,24 +8,47 @@ non-stream response for the same answer are equal by construction.
 Item order follows first appearance: reasoning, then message text, then tool calls, as upstreams send
 them. Reasoning and message are exclusive (opening one closes the other); tool calls stay open until
 the answer ends, because some upstreams interleave their argument deltas.
+
+An event handed out is never changed afterwards (a sink may serialise it later, a stored stream replays
+it): what keeps changing (an item while it is open, the Response while the stream runs) goes out as a
+copy; what goes out by reference (a closed item or part, the final Response) is not touched again.
+
+The chunks come from the upstream and are not trusted to have the `ChatChunk` shape: every value read
+is checked with isinstance, and what is not as expected is skipped.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Literal
 
 import orjson
 
+from ...wire.chat import ChatChunk, ChatChunkChoice, ChatToolCallDelta
+from ...wire.responses import (
+    ItemStatus,
+    Logprob,
+    MessageContent,
+    Response,
+    ResponseCustomToolCall,
+    ResponseFunctionToolCall,
+    ResponseOutputItem,
+    ResponseOutputMessage,
+    ResponseReasoningItem,
+    ResponseStreamEvent,
+    ResponseTerminalEvent,
+)
 from .envelope import envelope, obj, usage_up
 from .options import Options
 from .think import ThinkSplitter
 
-JSON = dict[str, Any]
 NewId = Callable[[str], str]
 Clock = Callable[[], int]
+type PartKind = Literal["output_text", "refusal"]
 
-_INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"}
+_INCOMPLETE: dict[str, Literal["max_output_tokens", "content_filter"]] = {
+    "length": "max_output_tokens", "content_filter": "content_filter",
+}
 
 
 class StreamTranslator:
@@ -34,11 +57,14 @@ class StreamTranslator:
     `start()` -> `response.created`, `response.in_progress`; `feed(chunk)` -> the events for that
     chunk; `finish()` -> the closing events and exactly one terminal event; `fail(code, message)` ->
     `response.failed`. After the terminal event every call returns `[]`.
+
+    `request` is the client's create request (untrusted JSON, read for the envelope's echo and for the
+    tools and `include` it names).
     """
 
     def __init__(
         self,
-        request: JSON,
+        request: Mapping[str, object],
         *,
         model: str,
         new_id: NewId,
@@ -58,9 +84,9 @@ class StreamTranslator:
         self._new_id = new_id
         self._clock = clock
         self._seq = 0
-        self._events: list[JSON] = []
-        self.response: JSON = envelope(request, response_id=new_id("resp"), model=model, created_at=clock())
-        self._output: list[JSON] = self.response["output"]
+        self._events: list[ResponseStreamEvent] = []
+        self.response: Response = envelope(request, response_id=new_id("resp"), model=model, created_at=clock())
+        self._output: list[ResponseOutputItem] = self.response["output"]
         self._think = ThinkSplitter(self._opts.think_tags)
         self._custom_names = _custom_tool_names(request)
         self._namespaces = _namespace_of_tools(request)
@@ -69,7 +95,7 @@ class StreamTranslator:
         self._calls: dict[int, _Call] = {}
         self._open_calls: list[_Call] = []
         self._finish_reason: str | None = None
-        self._usage: Any = None
+        self._usage: object = None
         self.done = False
 
     # ---- public API ---------------------------------------------------------------------------
@@ -79,12 +105,12 @@ class StreamTranslator:
         """The upstream's `finish_reason`, once a chunk carried one."""
         return self._finish_reason
 
-    def start(self) -> list[JSON]:
+    def start(self) -> list[ResponseStreamEvent]:
         self._emit({"type": "response.created", "response": _snapshot(self.response)})
         self._emit({"type": "response.in_progress", "response": _snapshot(self.response)})
         return self._take()
 
-    def feed(self, chunk: JSON) -> list[JSON]:
+    def feed(self, chunk: ChatChunk) -> list[ResponseStreamEvent]:
         if self.done:
             return []
         usage = chunk.get("usage")
@@ -97,7 +123,7 @@ class StreamTranslator:
                     self._choice(choice)
         return self._take()
 
-    def finish(self) -> list[JSON]:
+    def finish(self) -> list[ResponseStreamEvent]:
         """The upstream answer ended normally (`[DONE]`, or the body of a non-stream answer)."""
         if self.done:
             return []
@@ -105,25 +131,26 @@ class StreamTranslator:
         self._reasoning_delta(reasoning)
         self._text_delta(text, "output_text", None)
         reason = _INCOMPLETE.get(self._finish_reason or "")
-        item_status = "incomplete" if reason else "completed"
+        item_status: ItemStatus = "incomplete" if reason else "completed"
         self._close_exclusive(item_status)
         for call in list(self._open_calls):
             self._close_call(call, item_status)
         r = self.response
         r["usage"] = usage_up(self._usage)
+        terminal: ResponseTerminalEvent
         if reason:
             r["status"] = "incomplete"
             r["incomplete_details"] = {"reason": reason}
-            terminal = "response.incomplete"
+            terminal = {"type": "response.incomplete", "response": r}
         else:
             r["status"] = "completed"
             r["completed_at"] = self._clock()
-            terminal = "response.completed"
+            terminal = {"type": "response.completed", "response": r}
         self.done = True
-        self._emit({"type": terminal, "response": r})
+        self._emit(terminal)
         return self._take()
 
-    def fail(self, code: str, message: str) -> list[JSON]:
+    def fail(self, code: str, message: str) -> list[ResponseStreamEvent]:
         """The upstream failed: end with `response.failed`, keeping what arrived so far.
 
         Open items are not announced as done (a client could act on a half-streamed tool call);
@@ -137,12 +164,12 @@ class StreamTranslator:
         m = self._message
         if m is not None and m.kind is not None:
             part = m.item["content"][m.content_index]
-            if m.kind == "output_text":
+            if part["type"] == "output_text":
                 part["text"], part["logprobs"] = "".join(m.parts), m.logprobs
             else:
                 part["refusal"] = "".join(m.parts)
         for call in self._open_calls:
-            if call.item is not None and not call.custom:
+            if call.item is not None and call.item["type"] == "function_call":
                 call.item["arguments"] = "".join(call.args)
         for item in self._output:
             if item.get("status") == "in_progress":
@@ -160,7 +187,7 @@ class StreamTranslator:
 
     # ---- chunk handling -----------------------------------------------------------------------
 
-    def _choice(self, choice: JSON) -> None:
+    def _choice(self, choice: ChatChunkChoice) -> None:
         delta = choice.get("delta")
         if isinstance(delta, dict):
             reasoning = delta.get("reasoning_content")
@@ -192,8 +219,8 @@ class StreamTranslator:
         r = self._reasoning
         if r is None:
             self._close_exclusive("completed")
-            item = {"id": self._new_id("rs"), "type": "reasoning", "summary": [], "content": [],
-                    "status": "in_progress"}
+            item: ResponseReasoningItem = {"id": self._new_id("rs"), "type": "reasoning", "summary": [], "content": [],
+                                           "status": "in_progress"}
             r = self._reasoning = _Reasoning(item, self._add(item))
             if self._summary:
                 self._emit({"type": "response.reasoning_summary_part.added", "item_id": item["id"],
@@ -205,34 +232,35 @@ class StreamTranslator:
         self._emit({"type": "response.reasoning_text.delta", "item_id": r.item["id"], "output_index": r.index,
                     "content_index": 0, "delta": text})
 
-    def _text_delta(self, text: str, kind: str, logprobs: list[JSON] | None) -> None:
+    def _text_delta(self, text: str, kind: PartKind, logprobs: list[Logprob] | None) -> None:
         if not text:
             return
         m = self._message
         if m is None:
             self._close_exclusive("completed")
-            item = {"id": self._new_id("msg"), "type": "message", "role": "assistant", "status": "in_progress",
-                    "content": []}
+            item: ResponseOutputMessage = {"id": self._new_id("msg"), "type": "message", "role": "assistant",
+                                           "status": "in_progress", "content": []}
             m = self._message = _Message(item, self._add(item))
         if m.kind != kind:
             self._close_part(m)
             m.kind = kind
             m.content_index = len(m.item["content"])
-            part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []} if kind == "output_text" \
-                else {"type": "refusal", "refusal": ""}
+            part: MessageContent = {"type": "output_text", "text": "", "annotations": [], "logprobs": []} \
+                if kind == "output_text" else {"type": "refusal", "refusal": ""}
             m.item["content"].append(part)
             self._emit({"type": "response.content_part.added", "item_id": m.item["id"], "output_index": m.index,
-                        "content_index": m.content_index, "part": dict(part)})
+                        "content_index": m.content_index, "part": part.copy()})
         m.parts.append(text)
-        base = {"item_id": m.item["id"], "output_index": m.index, "content_index": m.content_index, "delta": text}
         if kind == "output_text":
             lp = logprobs or []
             m.logprobs.extend(lp)
-            self._emit({"type": "response.output_text.delta", **base, "logprobs": lp})
+            self._emit({"type": "response.output_text.delta", "item_id": m.item["id"], "output_index": m.index,
+                        "content_index": m.content_index, "delta": text, "logprobs": lp})
         else:
-            self._emit({"type": "response.refusal.delta", **base})
+            self._emit({"type": "response.refusal.delta", "item_id": m.item["id"], "output_index": m.index,
+                        "content_index": m.content_index, "delta": text})
 
-    def _tool_call_delta(self, delta: JSON) -> None:
+    def _tool_call_delta(self, delta: ChatToolCallDelta) -> None:
         index = delta.get("index")
         if not isinstance(index, int):
             index = len(self._calls)
@@ -240,10 +268,12 @@ class StreamTranslator:
         call = self._calls.get(index)
         if call is None:
             call = self._calls[index] = _Call()
-        if isinstance(delta.get("id"), str) and delta["id"] and not call.call_id:
-            call.call_id = delta["id"]
-        if isinstance(fn.get("name"), str) and fn["name"]:
-            call.name += fn["name"] if call.item is None else ""
+        call_id = delta.get("id")
+        if isinstance(call_id, str) and call_id and not call.call_id:
+            call.call_id = call_id
+        name = fn.get("name")
+        if isinstance(name, str) and name:
+            call.name += name if call.item is None else ""
         args = fn.get("arguments")
         if isinstance(args, dict):  # a few servers send parsed arguments
             args = orjson.dumps(args).decode()
@@ -270,6 +300,7 @@ class StreamTranslator:
         self._close_exclusive("completed")
         call.custom = call.name in self._custom_names
         call_id = call.call_id or self._new_id("call")
+        item: ResponseFunctionToolCall | ResponseCustomToolCall
         if call.custom:
             item = {"id": self._new_id("ctc"), "type": "custom_tool_call", "call_id": call_id, "name": call.name,
                     "input": "", "status": "in_progress"}
@@ -284,19 +315,21 @@ class StreamTranslator:
 
     # ---- closing ------------------------------------------------------------------------------
 
-    def _close_exclusive(self, status: str) -> None:
+    def _close_exclusive(self, status: ItemStatus) -> None:
         r = self._reasoning
         if r is not None:
             self._reasoning = None
             text = "".join(r.parts)
             self._set_reasoning_text(r.item, text)
             r.item["status"] = status
-            base = {"item_id": r.item["id"], "output_index": r.index}
+            item_id = r.item["id"]
             if self._summary:
-                self._emit({"type": "response.reasoning_summary_text.done", **base, "summary_index": 0, "text": text})
-                self._emit({"type": "response.reasoning_summary_part.done", **base, "summary_index": 0,
-                            "part": {"type": "summary_text", "text": text}})
-            self._emit({"type": "response.reasoning_text.done", **base, "content_index": 0, "text": text})
+                self._emit({"type": "response.reasoning_summary_text.done", "item_id": item_id,
+                            "output_index": r.index, "summary_index": 0, "text": text})
+                self._emit({"type": "response.reasoning_summary_part.done", "item_id": item_id, "output_index": r.index,
+                            "summary_index": 0, "part": {"type": "summary_text", "text": text}})
+            self._emit({"type": "response.reasoning_text.done", "item_id": item_id, "output_index": r.index,
+                        "content_index": 0, "text": text})
             self._emit({"type": "response.output_item.done", "output_index": r.index, "item": r.item})
         m = self._message
         if m is not None:
@@ -305,7 +338,7 @@ class StreamTranslator:
             m.item["status"] = status
             self._emit({"type": "response.output_item.done", "output_index": m.index, "item": m.item})
 
-    def _set_reasoning_text(self, item: JSON, text: str) -> None:
+    def _set_reasoning_text(self, item: ResponseReasoningItem, text: str) -> None:
         item["content"] = [{"type": "reasoning_text", "text": text}]
         if self._summary:
             item["summary"] = [{"type": "summary_text", "text": text}]
@@ -317,20 +350,23 @@ class StreamTranslator:
             return
         text = "".join(m.parts)
         m.parts.clear()
-        base = {"item_id": m.item["id"], "output_index": m.index, "content_index": m.content_index}
+        item_id = m.item["id"]
         part = m.item["content"][m.content_index]
-        if m.kind == "output_text":
+        if part["type"] == "output_text":
             part["text"] = text
             part["logprobs"] = m.logprobs
             m.logprobs = []
-            self._emit({"type": "response.output_text.done", **base, "text": text, "logprobs": part["logprobs"]})
+            self._emit({"type": "response.output_text.done", "item_id": item_id, "output_index": m.index,
+                        "content_index": m.content_index, "text": text, "logprobs": part["logprobs"]})
         else:
             part["refusal"] = text
-            self._emit({"type": "response.refusal.done", **base, "refusal": text})
-        self._emit({"type": "response.content_part.done", **base, "part": part})
+            self._emit({"type": "response.refusal.done", "item_id": item_id, "output_index": m.index,
+                        "content_index": m.content_index, "refusal": text})
+        self._emit({"type": "response.content_part.done", "item_id": item_id, "output_index": m.index,
+                    "content_index": m.content_index, "part": part})
         m.kind = None
 
-    def _close_call(self, call: _Call, status: str) -> None:
+    def _close_call(self, call: _Call, status: ItemStatus) -> None:
         self._open_calls.remove(call)
         if call.item is None:  # arguments without a name ever arriving
             self._open_call(call)
@@ -339,12 +375,13 @@ class StreamTranslator:
         assert item is not None
         text = "".join(call.args) + "".join(call.pending)
         item["status"] = status
-        if call.custom:
+        if item["type"] == "custom_tool_call":
             item["input"] = _custom_input(text)
-            base = {"item_id": item["id"], "output_index": call.index}
             if item["input"]:
-                self._emit({"type": "response.custom_tool_call_input.delta", **base, "delta": item["input"]})
-            self._emit({"type": "response.custom_tool_call_input.done", **base, "input": item["input"]})
+                self._emit({"type": "response.custom_tool_call_input.delta", "item_id": item["id"],
+                            "output_index": call.index, "delta": item["input"]})
+            self._emit({"type": "response.custom_tool_call_input.done", "item_id": item["id"],
+                        "output_index": call.index, "input": item["input"]})
         else:
             if call.pending:
                 self._emit({"type": "response.function_call_arguments.delta", "item_id": item["id"],
@@ -356,20 +393,19 @@ class StreamTranslator:
 
     # ---- plumbing -----------------------------------------------------------------------------
 
-    def _add(self, item: JSON) -> int:
+    def _add(self, item: ResponseOutputItem) -> int:
         index = len(self._output)
         self._output.append(item)
         # A copy: the live item keeps growing, the event must show it as it was when added.
-        added = {k: (list(v) if isinstance(v, list) else v) for k, v in item.items()}
-        self._emit({"type": "response.output_item.added", "output_index": index, "item": added})
+        self._emit({"type": "response.output_item.added", "output_index": index, "item": _copy_item(item)})
         return index
 
-    def _emit(self, event: JSON) -> None:
+    def _emit(self, event: ResponseStreamEvent) -> None:
         event["sequence_number"] = self._seq
         self._seq += 1
         self._events.append(event)
 
-    def _take(self) -> list[JSON]:
+    def _take(self) -> list[ResponseStreamEvent]:
         events = self._events
         self._events = []
         return events
@@ -378,7 +414,7 @@ class StreamTranslator:
 class _Reasoning:
     __slots__ = ("item", "index", "parts")
 
-    def __init__(self, item: JSON, index: int) -> None:
+    def __init__(self, item: ResponseReasoningItem, index: int) -> None:
         self.item = item
         self.index = index
         self.parts: list[str] = []
@@ -387,13 +423,13 @@ class _Reasoning:
 class _Message:
     __slots__ = ("item", "index", "parts", "kind", "content_index", "logprobs")
 
-    def __init__(self, item: JSON, index: int) -> None:
+    def __init__(self, item: ResponseOutputMessage, index: int) -> None:
         self.item = item
         self.index = index
         self.parts: list[str] = []
-        self.kind: str | None = None
+        self.kind: PartKind | None = None
         self.content_index = -1
-        self.logprobs: list[JSON] = []
+        self.logprobs: list[Logprob] = []
 
 
 class _Call:
@@ -402,18 +438,32 @@ class _Call:
     def __init__(self) -> None:
         self.call_id = ""
         self.name = ""
-        self.item: JSON | None = None
+        self.item: ResponseFunctionToolCall | ResponseCustomToolCall | None = None
         self.index = -1
         self.args: list[str] = []
         self.pending: list[str] = []
         self.custom = False
 
 
-def _snapshot(response: JSON) -> JSON:
+def _snapshot(response: Response) -> Response:
     return {**response, "output": list(response["output"])}
 
 
-def _custom_tool_names(request: JSON) -> frozenset[str]:
+def _copy_item(item: ResponseOutputItem) -> ResponseOutputItem:
+    """The item with its lists copied (they grow while it is open)."""
+    if item["type"] == "message":
+        message = item.copy()
+        message["content"] = list(item["content"])
+        return message
+    if item["type"] == "reasoning":
+        reasoning = item.copy()
+        reasoning["summary"] = list(item["summary"])
+        reasoning["content"] = list(item["content"])
+        return reasoning
+    return item.copy()
+
+
+def _custom_tool_names(request: Mapping[str, object]) -> frozenset[str]:
     tools = request.get("tools")
     if not isinstance(tools, list):
         return frozenset()
@@ -422,7 +472,7 @@ def _custom_tool_names(request: JSON) -> frozenset[str]:
     )
 
 
-def _namespace_of_tools(request: JSON) -> dict[str, str]:
+def _namespace_of_tools(request: Mapping[str, object]) -> dict[str, str]:
     """Function name -> namespace name, for the function tools that `to_chat_request` flattened."""
     tools = request.get("tools")
     out: dict[str, str] = {}
@@ -447,10 +497,12 @@ def _custom_input(arguments: str) -> str:
     return arguments
 
 
-def _logprobs(logprobs: Any) -> list[JSON] | None:
+def _logprobs(logprobs: object) -> list[Logprob] | None:
+    # Token values are the upstream's, copied unchecked (they are Any to mypy, read out of a dict
+    # narrowed by isinstance): the bridge has always passed them on as they came.
     if not isinstance(logprobs, dict) or not isinstance(logprobs.get("content"), list):
         return None
-    out = []
+    out: list[Logprob] = []
     for lp in logprobs["content"]:
         if isinstance(lp, dict):
             out.append({
