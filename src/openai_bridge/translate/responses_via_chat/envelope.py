@@ -32,8 +32,13 @@ _VERBOSITIES: dict[str, Verbosity] = {"low": "low", "medium": "medium", "high": 
 _TOOL_CHOICE_MODES: dict[str, ToolChoiceMode] = {"auto": "auto", "none": "none", "required": "required"}
 
 
-def envelope(request: Mapping[str, object], *, response_id: str, model: str, created_at: int) -> Response:
-    """A Response object with no output yet, status `in_progress`."""
+def envelope(
+    request: Mapping[str, object], *, response_id: str, model: str, created_at: int, store: bool = False
+) -> Response:
+    """A Response object with no output yet, status `in_progress`.
+
+    `store` is the effective value, decided by the caller (whether the response is kept), not the client's ask.
+    """
     text = obj(request.get("text"))
     reasoning = obj(request.get("reasoning"))
     service_tier = request.get("service_tier")
@@ -60,8 +65,7 @@ def envelope(request: Mapping[str, object], *, response_id: str, model: str, cre
         "reasoning": {"effort": _str_or_none(reasoning.get("effort")), "summary": _summary(reasoning.get("summary"))},
         "safety_identifier": _str_or_none(request.get("safety_identifier")),
         "service_tier": service_tier if isinstance(service_tier, str) and service_tier else "default",
-        # Nothing is stored yet: the effective value is false whatever the client asked.
-        "store": False,
+        "store": store,
         "temperature": _number(request.get("temperature"), 1.0),
         "text": {"format": _text_format(text.get("format")), "verbosity": _verbosity(text.get("verbosity"))},
         "tool_choice": _tool_choice(request.get("tool_choice")),

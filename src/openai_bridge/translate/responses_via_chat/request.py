@@ -39,7 +39,9 @@ from ...wire.chat import (
 from .envelope import obj
 from .options import Options, Role
 
-# Fields the bridge handles itself (or echoes) rather than sending upstream.
+# Fields the bridge handles itself (or echoes) rather than sending upstream. `store`, `background`,
+# `previous_response_id` and `conversation` are the caller's business (the service resolves the history
+# and decides what is kept and how it runs): the translator neither sends them nor judges them.
 _BRIDGE_FIELDS = frozenset(
     {
         "input", "instructions", "model", "stream", "stream_options", "tools", "tool_choice", "text",
@@ -210,16 +212,6 @@ def to_chat_request(
             raise InvalidRequest("'include' must be an array of strings.", param=f"include[{i}]")
         if name not in _INCLUDES:
             builder.drop(f"include[{i}]", f"{name!r} is output of a built-in tool a chat upstream cannot run")
-    for name in ("previous_response_id", "conversation"):
-        if request.get(name) is not None:
-            raise InvalidRequest(
-                f"'{name}' needs stored responses, and this bridge keeps no store yet: send the whole history "
-                "as input items instead.", param=name, code="unsupported_parameter")
-    if request.get("background"):
-        raise InvalidRequest("'background' responses need a store, which this bridge does not keep yet.",
-                             param="background", code="unsupported_parameter")
-    if request.get("store"):
-        builder.drop("store", "nothing is stored yet; the response says store: false")
     if request.get("truncation") == "auto":
         builder.drop("truncation", "the bridge does not truncate the history; the upstream sees all of it")
     for name in request:

@@ -74,9 +74,12 @@ def to_response(
     clock: Clock,
     options: Options | None = None,
     seal: Callable[[str], str] | None = None,
+    store: bool = False,
 ) -> Response:
-    """Translate a chat completion into the Response object for `request`."""
-    machine = StreamTranslator(request, model=model, new_id=new_id, clock=clock, options=options, seal=seal)
+    """Translate a chat completion into the Response object for `request`; `store` is the effective value
+    the caller decided, echoed."""
+    machine = StreamTranslator(request, model=model, new_id=new_id, clock=clock, options=options, seal=seal,
+                               store=store)
     machine.feed(completion_to_chunk(completion))
     machine.finish()
     return machine.response

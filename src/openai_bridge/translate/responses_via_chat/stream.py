@@ -59,7 +59,8 @@ class StreamTranslator:
     `response.failed`. After the terminal event every call returns `[]`.
 
     `request` is the client's create request (untrusted JSON, read for the envelope's echo and for the
-    tools and `include` it names).
+    tools and `include` it names). `store` is the effective `store` the caller decided, echoed on the
+    Response: whether and how a response is kept is not the translator's business.
     """
 
     def __init__(
@@ -71,6 +72,7 @@ class StreamTranslator:
         clock: Clock,
         options: Options | None = None,
         seal: Callable[[str], str] | None = None,
+        store: bool = False,
     ) -> None:
         self._opts = options or Options()
         # Reasoning goes out sealed in `encrypted_content` when the client asks for it (stateless
@@ -85,7 +87,9 @@ class StreamTranslator:
         self._clock = clock
         self._seq = 0
         self._events: list[ResponseStreamEvent] = []
-        self.response: Response = envelope(request, response_id=new_id("resp"), model=model, created_at=clock())
+        self.response: Response = envelope(
+            request, response_id=new_id("resp"), model=model, created_at=clock(), store=store
+        )
         self._output: list[ResponseOutputItem] = self.response["output"]
         self._think = ThinkSplitter(self._opts.think_tags)
         self._custom_names = _custom_tool_names(request)
