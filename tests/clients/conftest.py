@@ -13,9 +13,8 @@ from typing import Any
 import pytest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from openai_bridge.config import Config, Timeouts
-from openai_bridge.upstream.scripted import ScriptedUpstream
-from tests.support.bridge import running_bridge
+from openai_bridge.settings import Settings, Timeouts
+from openai_bridge.testing import ScriptedUpstream, running_bridge
 
 TIMEOUTS = Timeouts(connect=2.0, first_byte=5.0, idle=5.0)
 
@@ -71,6 +70,6 @@ def upstream(scripted_server: ScriptedUpstream, recorder: Recorder) -> ScriptedU
 
 @pytest.fixture(scope="session")
 def bridge_url(scripted_server: ScriptedUpstream, recorder: Recorder) -> Iterator[str]:
-    config = Config(upstream=scripted_server.base_url, default_model="m", keepalive=1.0, timeouts=TIMEOUTS)
+    config = Settings(upstream=scripted_server.base_url, default_model="m", keepalive=1.0, timeouts=TIMEOUTS)
     with running_bridge(config, wrap=recorder.wrap) as url:
         yield url

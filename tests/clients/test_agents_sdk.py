@@ -16,8 +16,8 @@ from openai import AsyncOpenAI
 from openai.types.responses import ResponseTextDeltaEvent
 from pydantic import BaseModel
 
-from openai_bridge.upstream import scripted as s
-from openai_bridge.upstream.scripted import ScriptedUpstream
+from openai_bridge.testing import ScriptedUpstream
+from openai_bridge.testing import scripted as s
 from tests.clients.conftest import Recorder
 
 set_tracing_disabled(True)

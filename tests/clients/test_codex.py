@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from openai_bridge.upstream import scripted as s
-from openai_bridge.upstream.scripted import ScriptedUpstream
+from openai_bridge.testing import ScriptedUpstream
+from openai_bridge.testing import scripted as s
 from tests.clients.conftest import Recorder
 from tests.support.node import node_modules
 

@@ -11,9 +11,8 @@ import httpx
 import pytest
 from openai import OpenAI
 
-from openai_bridge.config import Config, Timeouts
-from openai_bridge.upstream.scripted import ScriptedUpstream
-from tests.support.bridge import running_bridge
+from openai_bridge.settings import Settings, Timeouts
+from openai_bridge.testing import ScriptedUpstream, running_bridge
 
 KEEPALIVE = 0.2
 TIMEOUTS = Timeouts(connect=2.0, first_byte=1.0, idle=0.6)
@@ -33,7 +32,7 @@ def upstream(scripted_server: ScriptedUpstream) -> ScriptedUpstream:
 
 @pytest.fixture(scope="session")
 def bridge_url(scripted_server: ScriptedUpstream) -> Iterator[str]:
-    config = Config(upstream=scripted_server.base_url, default_model="m", keepalive=KEEPALIVE, timeouts=TIMEOUTS)
+    config = Settings(upstream=scripted_server.base_url, default_model="m", keepalive=KEEPALIVE, timeouts=TIMEOUTS)
     with running_bridge(config) as url:
         yield url
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.bridge import free_port
+from openai_bridge.testing import free_port
 
 
 def start(args, env=None):
@@ -66,8 +66,9 @@ def test_port_in_use_fails_clearly(workers):
         port = taken.getsockname()[1]
         proc = start(["--workers", str(workers), "--port", str(port)])
         try:
-            assert proc.wait(20) != 0
-            assert b"in use" in proc.stdout.read()
+            assert proc.wait(20) == 1
+            assert proc.stdout.read().decode().splitlines() == [
+                f"openai-bridge: cannot listen on 127.0.0.1:{port}: port {port} is already in use"]
         finally:
             stop(proc)
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import httpx
 from openai import OpenAI
 
-from openai_bridge.config import Config, Timeouts
+from openai_bridge.settings import Settings, Timeouts
+from openai_bridge.testing import ScriptedUpstream, running_bridge
+from openai_bridge.testing import scripted as s
 from openai_bridge.translate import Options
-from openai_bridge.upstream import scripted as s
-from openai_bridge.upstream.scripted import ScriptedUpstream
-from tests.support.bridge import running_bridge
 
 INCLUDE = ["reasoning.encrypted_content"]
 
@@ -24,7 +23,7 @@ def _reasoning_item(response: dict) -> dict:
 
 def test_sealed_reasoning_round_trip_is_sent_back_as_reasoning_content():
     with ScriptedUpstream() as up:
-        config = Config(upstream=up.base_url, default_model="m",
+        config = Settings(upstream=up.base_url, default_model="m",
                         translate=Options(reasoning_back="reasoning_content"), timeouts=Timeouts(first_byte=5))
         with running_bridge(config) as url:
             up.push(s.answer("4", reasoning_content="two plus two is four"))

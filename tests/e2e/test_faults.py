@@ -12,10 +12,9 @@ import openai
 import pytest
 from openai import OpenAI
 
-from openai_bridge.config import Config
-from openai_bridge.upstream import scripted as s
-from openai_bridge.upstream.scripted import ScriptedUpstream
-from tests.support.bridge import free_port, running_bridge
+from openai_bridge.settings import Settings
+from openai_bridge.testing import ScriptedUpstream, free_port, running_bridge
+from openai_bridge.testing import scripted as s
 
 from .conftest import KEEPALIVE, TIMEOUTS
 
@@ -141,7 +140,7 @@ def test_upstream_429_passes_through(client: OpenAI, upstream: ScriptedUpstream)
 
 @pytest.mark.parametrize("stream", [False, True])
 def test_unreachable_upstream_is_502(stream: bool):
-    config = Config(upstream=f"http://127.0.0.1:{free_port()}/v1", default_model="m", keepalive=KEEPALIVE,
+    config = Settings(upstream=f"http://127.0.0.1:{free_port()}/v1", default_model="m", keepalive=KEEPALIVE,
                     timeouts=TIMEOUTS)
     with running_bridge(config) as url, OpenAI(base_url=url + "/v1", api_key="x", max_retries=0) as client:
         with pytest.raises(openai.APIStatusError) as info:
@@ -151,7 +150,7 @@ def test_unreachable_upstream_is_502(stream: bool):
 
 
 def test_upstream_api_key_is_sent(upstream: ScriptedUpstream):
-    config = Config(upstream=upstream.base_url, api_key="sk-upstream", default_model="m")
+    config = Settings(upstream=upstream.base_url, api_key="sk-upstream", default_model="m")
     with running_bridge(config) as url, OpenAI(base_url=url, api_key="client-key", max_retries=0) as client:
         client.responses.create(input="Hi")
     assert upstream.last.headers["authorization"] == "Bearer sk-upstream"

@@ -12,8 +12,8 @@ import pytest
 from openai import OpenAI
 from pydantic import BaseModel, Field
 
-from openai_bridge.config import Config
-from tests.support.bridge import running_bridge
+from openai_bridge.settings import Settings
+from openai_bridge.testing import running_bridge
 from tests.support.llamacpp import llamacpp_server
 
 pytestmark = pytest.mark.slow
@@ -29,7 +29,7 @@ def llama() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def llama_bridge(llama: str) -> Iterator[str]:
-    with running_bridge(Config(upstream=llama, default_model=MODEL)) as base:
+    with running_bridge(Settings(upstream=llama, default_model=MODEL)) as base:
         yield base
 
 

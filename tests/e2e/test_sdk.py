@@ -10,8 +10,8 @@ import pytest
 from openai import OpenAI
 from pydantic import BaseModel
 
-from openai_bridge.upstream import scripted as s
-from openai_bridge.upstream.scripted import ScriptedUpstream
+from openai_bridge.testing import ScriptedUpstream
+from openai_bridge.testing import scripted as s
 
 TERMINAL = {"response.completed", "response.incomplete", "response.failed"}
 WEATHER_TOOL = {

@@ -7,11 +7,10 @@ import logging
 import httpx
 import pytest
 
-from openai_bridge.config import Config
+from openai_bridge.settings import Settings
+from openai_bridge.testing import ScriptedUpstream, running_bridge
+from openai_bridge.testing import scripted as s
 from openai_bridge.translate import Options
-from openai_bridge.upstream import scripted as s
-from openai_bridge.upstream.scripted import ScriptedUpstream
-from tests.support.bridge import running_bridge
 
 BODY = {"model": "m", "input": "hi", "tools": [{"type": "web_search"}], "text": {"verbosity": "low"}}
 
@@ -20,7 +19,7 @@ BODY = {"model": "m", "input": "hi", "tools": [{"type": "web_search"}], "text": 
 def test_unhonoured_field(strict, status, caplog):
     caplog.set_level(logging.WARNING, logger="openai_bridge")
     with ScriptedUpstream(s.answer("ok")) as up, \
-            running_bridge(Config(upstream=up.base_url, translate=Options(strict=strict))) as url:
+            running_bridge(Settings(upstream=up.base_url, translate=Options(strict=strict))) as url:
         r = httpx.post(url + "/v1/responses", json=BODY)
         assert r.status_code == status, r.text
         if strict:

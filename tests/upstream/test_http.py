@@ -1,17 +1,18 @@
-"""The chat upstream client against a real (scripted) server: every way an upstream fails becomes one
-clear BridgeError."""
+"""The HTTP upstream against a real (scripted) server: every way an upstream fails becomes one clear
+BridgeError, streams come out decoded and parsed, and the upstream's timeouts are enforced here."""
 
 import asyncio
 import socket
+import time
 
 import pytest
 
-from openai_bridge.config import Timeouts
 from openai_bridge.errors import UpstreamError, UpstreamProtocolError, UpstreamTimeout, UpstreamUnreachable
-from openai_bridge.upstream import scripted as s
-from openai_bridge.upstream.http import ChatUpstream, parse_event
-from openai_bridge.upstream.scripted import ScriptedUpstream
-from openai_bridge.wire.sse import SSEDecoder
+from openai_bridge.settings import Timeouts
+from openai_bridge.testing import ScriptedUpstream
+from openai_bridge.testing import scripted as s
+from openai_bridge.upstream.errors import chat_chunk
+from openai_bridge.upstream.http import HTTPUpstream
 
 COMPLETION = s.completion("hi")
 
@@ -30,7 +31,7 @@ def up(server):
 
 def call(server, method, *args, api_key=None, timeouts=None):
     async def go():
-        client = ChatUpstream(server.base_url, api_key=api_key, timeouts=timeouts)
+        client = HTTPUpstream(server.base_url, api_key=api_key, timeouts=timeouts)
         try:
             return await getattr(client, method)(*args)
         finally:
@@ -41,7 +42,7 @@ def call(server, method, *args, api_key=None, timeouts=None):
 
 def test_sends_json_with_key_to_chat_completions(up):
     up.push(s.json(COMPLETION))
-    assert call(up, "complete", {"model": "m"}, api_key="sk-1") == COMPLETION
+    assert call(up, "chat", {"model": "m"}, api_key="sk-1") == COMPLETION
     assert up.last.path == "/v1/chat/completions"
     assert up.last.headers["authorization"] == "Bearer sk-1"
     assert up.last.body == {"model": "m"}
@@ -61,7 +62,7 @@ def test_sends_json_with_key_to_chat_completions(up):
 def test_error_status_keeps_status_and_message(up, status, body, expected):
     up.push(s.json(body, status=status))
     with pytest.raises(UpstreamError) as err:
-        call(up, "complete", {"model": "m"})
+        call(up, "chat", {"model": "m"})
     assert err.value.status == status
     assert expected in err.value.message
     assert err.value.body()["error"]["message"].startswith(f"Upstream error {status}")
@@ -70,7 +71,7 @@ def test_error_status_keeps_status_and_message(up, status, body, expected):
 def test_error_code_from_upstream_is_kept(up):
     up.push(s.json({"error": {"message": "nope", "code": "model_not_found", "param": "model"}}, status=400))
     with pytest.raises(UpstreamError) as err:
-        call(up, "complete", {"model": "m"})
+        call(up, "chat", {"model": "m"})
     assert (err.value.code, err.value.param) == ("model_not_found", "model")
 
 
@@ -78,7 +79,7 @@ def test_error_type_follows_upstream_or_status(up):
     def bad(status, body):
         up.push(s.json(body, status=status))
         with pytest.raises(UpstreamError) as err:
-            call(up, "complete", {})
+            call(up, "chat", {})
         return err.value.body()["error"]["type"]
 
     assert bad(400, {"error": {"message": "too long", "type": "context_length_exceeded"}}) == "context_length_exceeded"
@@ -89,13 +90,13 @@ def test_error_type_follows_upstream_or_status(up):
 def test_non_json_body_is_a_protocol_error(up):
     up.push(s.garbage())
     with pytest.raises(UpstreamProtocolError):
-        call(up, "complete", {})
+        call(up, "chat", {})
 
 
 def test_error_inside_200_body(up):
     up.push(s.json({"error": {"message": "overloaded"}}))
     with pytest.raises(UpstreamError, match="overloaded"):
-        call(up, "complete", {})
+        call(up, "chat", {})
 
 
 def test_unreachable():
@@ -104,9 +105,9 @@ def test_unreachable():
         port = sock.getsockname()[1]  # bound, never listening: connection refused
 
         async def go():
-            client = ChatUpstream(f"http://127.0.0.1:{port}/v1")
+            client = HTTPUpstream(f"http://127.0.0.1:{port}/v1")
             try:
-                await client.complete({})
+                await client.chat({})
             finally:
                 await client.aclose()
 
@@ -118,26 +119,20 @@ def test_unreachable():
 def test_read_timeout(up):
     up.push(s.hang(5))
     with pytest.raises(UpstreamTimeout) as err:
-        call(up, "complete", {}, timeouts=Timeouts(first_byte=0.2))
+        call(up, "chat", {}, timeouts=Timeouts(first_byte=0.2))
     assert err.value.status == 504
 
 
-async def _collect(server, body=None):
-    client = ChatUpstream(server.base_url)
-    stream = await client.open_stream(body or {"stream": True})
-    decoder = SSEDecoder()
-    chunks, done = [], False
+async def _collect(server, body=None, timeouts=None):
+    client = HTTPUpstream(server.base_url, timeouts=timeouts)
+    stream = await client.chat_stream(body or {"stream": True})
+    batches = []
     try:
-        async for raw in stream.reads():
-            for data in decoder.feed(raw):
-                chunk = parse_event(data)
-                if chunk is None:
-                    done = True
-                else:
-                    chunks.append(chunk)
-        return chunks, done
+        async for batch in stream:
+            batches.append(batch)
+        return [c for b in batches for c in b], stream.done
     finally:
-        await stream.aclose(finished=done)
+        await stream.aclose()
         await client.aclose()
 
 
@@ -150,14 +145,14 @@ def test_stream_chunks_and_done(up):
 
 def test_stream_connection_is_reused_after_done(up):
     async def two():
-        client = ChatUpstream(up.base_url)
+        client = HTTPUpstream(up.base_url)
         try:
             for _ in range(2):
                 up.push(s.sse([s.chunk(content="a")]))
-                stream = await client.open_stream({"stream": True})
-                async for _raw in stream.reads():
+                stream = await client.chat_stream({"stream": True})
+                async for _batch in stream:
                     pass
-                await stream.aclose(finished=True)
+                await stream.aclose()
         finally:
             await client.aclose()
 
@@ -177,14 +172,36 @@ def test_stream_ending_cleanly_without_done(up):
     assert len(chunks) == 1 and not done
 
 
-def test_stream_garbage_is_a_protocol_error():
+def test_stream_garbage_is_a_protocol_error(up):
     with pytest.raises(UpstreamProtocolError):
-        parse_event(b"this is not json")
+        chat_chunk(b"this is not json")
+    up.push(s.garbage())
+    with pytest.raises(UpstreamProtocolError):
+        asyncio.run(_collect(up))
 
 
 def test_stream_error_event():
     with pytest.raises(UpstreamError, match="CUDA out of memory"):
-        parse_event(b'{"error": {"message": "CUDA out of memory"}}')
+        chat_chunk(b'{"error": {"message": "CUDA out of memory"}}')
+
+
+def test_chunks_before_a_broken_one_are_handed_over_first(up):
+    up.push(s.sse([s.chunk(content="a"), s.chunk(content="b"), "{broken"]))
+
+    async def go():
+        client = HTTPUpstream(up.base_url)
+        stream = await client.chat_stream({"stream": True})
+        got = []
+        try:
+            with pytest.raises(UpstreamProtocolError):
+                async for batch in stream:
+                    got += batch
+        finally:
+            await stream.aclose()
+            await client.aclose()
+        return got
+
+    assert [c["choices"][0]["delta"]["content"] for c in asyncio.run(go())] == ["a", "b"]
 
 
 def test_stream_refused_with_status(up):
@@ -192,3 +209,80 @@ def test_stream_refused_with_status(up):
     with pytest.raises(UpstreamError) as err:
         asyncio.run(_collect(up))
     assert err.value.status == 400 and "context too long" in err.value.message
+
+
+def test_stream_first_byte_timeout_covers_the_headers(up):
+    up.push(s.hang(5))
+    started = time.monotonic()
+    with pytest.raises(UpstreamTimeout):
+        asyncio.run(_collect(up, timeouts=Timeouts(first_byte=0.3, idle=5)))
+    assert time.monotonic() - started < 2
+
+
+def test_stream_first_byte_timeout_until_the_first_chunk(up):
+    up.push(s.sse([s.chunk(content="a")], first_delay=3))
+    with pytest.raises(UpstreamTimeout, match="0.3 s"):
+        asyncio.run(_collect(up, timeouts=Timeouts(first_byte=0.3, idle=5)))
+
+
+def test_stream_idle_timeout_between_chunks(up):
+    up.push(s.sse([s.chunk(content="a"), s.pause(0.2), s.chunk(content="b"), s.pause(3), s.chunk(content="c")]))
+    with pytest.raises(UpstreamTimeout, match="0.5 s"):
+        asyncio.run(_collect(up, timeouts=Timeouts(first_byte=5, idle=0.5)))
+
+
+def test_stream_slower_than_idle_in_total_is_fine(up):
+    """The idle limit is per silence, not for the whole stream."""
+    chunks = []
+    for i in range(6):
+        chunks += [s.chunk(content=str(i)), s.pause(0.15)]
+    up.push(s.sse(chunks))
+    got, done = asyncio.run(_collect(up, timeouts=Timeouts(first_byte=5, idle=0.4)))
+    assert len(got) == 6 and done
+
+
+def test_responses_stream_keeps_event_names(up):
+    events = [{"type": "response.created", "response": {"id": "r"}}, {"type": "response.completed"}]
+    up.push_responses(s.responses_sse(events))
+
+    async def go():
+        client = HTTPUpstream(up.base_url)
+        stream = await client.responses_stream({"model": "m", "input": "hi", "stream": True})
+        got = []
+        try:
+            async for batch in stream:
+                got += batch
+        finally:
+            await stream.aclose()
+            await client.aclose()
+        return got
+
+    assert asyncio.run(go()) == [("response.created", events[0]), ("response.completed", events[1])]
+    assert up.requests[-1].path == "/v1/responses"
+
+
+def test_responses_non_stream_and_404_of_a_chat_only_server(up):
+    up.push_responses(s.json({"id": "resp_1", "object": "response", "output": []}))
+
+    async def go():
+        client = HTTPUpstream(up.base_url)
+        try:
+            first = await client.responses({"model": "m", "input": "hi"})
+            with pytest.raises(UpstreamError) as err:
+                await client.responses({"model": "m", "input": "hi"})
+            return first, err.value.status
+        finally:
+            await client.aclose()
+
+    assert asyncio.run(go()) == ({"id": "resp_1", "object": "response", "output": []}, 404)
+
+
+def test_models(up):
+    async def go():
+        client = HTTPUpstream(up.base_url)
+        try:
+            return await client.models()
+        finally:
+            await client.aclose()
+
+    assert [m["id"] for m in asyncio.run(go())["data"]] == ["scripted-model"]

@@ -37,9 +37,9 @@ def splits(draw: st.DrawFn, blob: bytes) -> list[bytes]:
     return [blob[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
 
 
-def decode(pieces: list[bytes]) -> list[bytes]:
+def decode(pieces: list[bytes]) -> list[tuple[str | None, bytes]]:
     decoder = SSEDecoder()
-    out: list[bytes] = []
+    out: list[tuple[str | None, bytes]] = []
     for piece in pieces:
         out.extend(decoder.feed(piece))
     out.extend(decoder.close())
@@ -72,10 +72,10 @@ def test_frames_survive_any_split(
         blob += KEEPALIVE
     if crlf:
         blob = blob.replace(b"\n", b"\r\n")
-    expected = [orjson.dumps(e) for e in events]
+    expected = [(e["type"], orjson.dumps(e)) for e in events]
     assert decode([blob]) == expected
     assert decode(data.draw(splits(blob))) == expected
-    assert [orjson.loads(p) for p in decode(data.draw(splits(blob)))] == events
+    assert [orjson.loads(p) for _, p in decode(data.draw(splits(blob)))] == events
 
 
 @settings(max_examples=200, deadline=None)
@@ -101,7 +101,8 @@ def test_multiline_data_any_split(
             blob += b":" + newline + newline
     # One space after `data:` is part of the syntax; a second one belongs to the payload.
     expected = [
-        b"\n".join((line if space else line.removeprefix(" ")).encode() for line in lines) for lines in payloads
+        ("x", b"\n".join((line if space else line.removeprefix(" ")).encode() for line in lines))
+        for lines in payloads
     ]
     assert decode([blob]) == expected
     assert decode(data.draw(splits(blob))) == expected
@@ -113,5 +114,10 @@ def test_unterminated_last_event_flushed_on_close(line: str, end: bytes, data: s
     """An event without its blank line is flushed by close(), with the same payload as a terminated one."""
     blob = b"data: " + line.encode() + end
     expected = decode([blob + end + b"\n"])
-    assert expected == [line.encode()]
+    assert expected == [(None, line.encode())]
     assert decode(data.draw(splits(blob))) == expected
+
+
+def test_event_name_belongs_to_its_event_only() -> None:
+    blob = b"event: response.created\ndata: {}\n\ndata: [DONE]\n\nevent: orphan\n\ndata: 1\n\n"
+    assert decode([blob]) == [("response.created", b"{}"), (None, b"[DONE]"), (None, b"1")]

@@ -1,8 +1,9 @@
-"""An SSE response that stops the producer as soon as the client goes away.
+"""The SSE response: runs a sink that writes a run's events, and stops the run as soon as the client goes
+away.
 
 Starlette's StreamingResponse only notices a disconnect at its next write; while the upstream is
 thinking that can be minutes, with the upstream request still running. Here a watcher waits for
-`http.disconnect` and cancels the pump, whose `finally` closes the upstream connection.
+`http.disconnect`, cancels the sink and calls `on_gone` (which cancels the run, closing the upstream).
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ Write = Callable[[bytes], Awaitable[None]]
 class SSEResponse(Response):
     media_type = "text/event-stream; charset=utf-8"
 
-    def __init__(self, produce: Callable[[Write], Awaitable[None]], headers: dict[str, str] | None = None) -> None:
-        # Starlette's Response.__init__ would render a body; this one streams what `produce` writes.
-        self.produce = produce
+    def __init__(self, sink: Callable[[Write], Awaitable[None]], *, on_end: Callable[[], None],
+                 headers: dict[str, str] | None = None) -> None:
+        # Starlette's Response.__init__ would render a body; this one streams what `sink` writes.
+        self.sink = sink
+        self.on_end = on_end
         self.extra_headers = headers or {}
         self.status_code = 200
         self.background = None
@@ -39,31 +42,35 @@ class SSEResponse(Response):
             await send({"type": "http.response.body", "body": data, "more_body": True})
 
         async def pump() -> None:
-            await self.produce(write)
+            await self.sink(write)
             await send({"type": "http.response.body", "body": b"", "more_body": False})
 
-        with contextlib.suppress(ClientGone):
-            await unless_disconnected(pump(), receive)
+        try:
+            with contextlib.suppress(ClientGone):
+                await unless_disconnected(pump(), receive)
+        finally:
+            self.on_end()
 
 
 class ClientGone(Exception):
-    """The client hung up before its answer was ready."""
+    """The client hung up before its answer was complete."""
 
 
-async def unless_disconnected[T](coro: Awaitable[T], receive: Receive) -> T:
-    """Await `coro`, but cancel it (and so its upstream request) as soon as the client hangs up."""
-    work = asyncio.ensure_future(coro)
+async def unless_disconnected[T](work: Awaitable[T], receive: Receive) -> T:
+    """Await `work` (a coroutine, or a task: then no new task is made), but cancel it as soon as the client
+    hangs up, and raise `ClientGone`."""
+    task = asyncio.ensure_future(work)
     watcher = asyncio.ensure_future(_disconnected(receive))
     try:
-        await asyncio.wait((work, watcher), return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait((task, watcher), return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for task in (work, watcher):
-            if not task.done():
-                task.cancel()
-        await asyncio.gather(work, watcher, return_exceptions=True)
-    if work.cancelled():
+        for t in (task, watcher):
+            if not t.done():
+                t.cancel()
+        await asyncio.gather(task, watcher, return_exceptions=True)
+    if task.cancelled():
         raise ClientGone()
-    return work.result()
+    return task.result()
 
 
 async def _disconnected(receive: Receive) -> None:

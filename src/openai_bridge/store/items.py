@@ -9,13 +9,12 @@ and a size budget; requests with `store: false` leave nothing behind.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any
+from collections.abc import Mapping, Sequence
 
 import orjson
 
 from ..errors import InvalidRequest, NotFound
-
-JSON = dict[str, Any]
+from ..wire.responses import ResponseOutputItem
 
 
 class ItemCache:
@@ -28,7 +27,7 @@ class ItemCache:
     def __len__(self) -> int:
         return len(self._items)
 
-    def put(self, items: list[JSON]) -> None:
+    def put(self, items: Sequence[ResponseOutputItem]) -> None:
         for item in items:
             item_id = item.get("id")
             if not isinstance(item_id, str):
@@ -46,18 +45,18 @@ class ItemCache:
             _, (_, size) = self._items.popitem(last=False)
             self._bytes -= size
 
-    def get(self, item_id: str) -> JSON | None:
+    def get(self, item_id: str) -> dict[str, object] | None:
         entry = self._items.get(item_id)
         return None if entry is None else orjson.loads(entry[0])
 
-    def resolve(self, request: JSON) -> JSON:
+    def resolve(self, request: Mapping[str, object]) -> Mapping[str, object]:
         """`request` with every `item_reference` in its input replaced by the item it names."""
         items = request.get("input")
         if not isinstance(items, list) or not any(
             isinstance(i, dict) and i.get("type") == "item_reference" for i in items
         ):
             return request
-        resolved = []
+        resolved: list[object] = []
         for n, item in enumerate(items):
             if isinstance(item, dict) and item.get("type") == "item_reference":
                 item_id = item.get("id")

@@ -1,1 +1,2 @@
-"""Talking to the model server: the HTTP chat client and a scripted fake of a chat server."""
+"""Talking to model servers: the seam (`base.Upstream`), its aiohttp implementation (`http`), and the
+mapping of whatever an upstream answers to parsed objects or one clear error (`errors`)."""

@@ -1,36 +1,36 @@
-"""The chat upstream over HTTP (aiohttp). Upstream failures become `BridgeError`s here, at the edge.
+"""The upstream over HTTP (aiohttp): chat completions, Responses, models. Upstream failures become
+`BridgeError`s here, at the edge, and the upstream's timeouts are enforced here.
 
 aiohttp rather than httpx: its C HTTP parser and `readany()` hand over everything a read brought in one
-piece (a fast upstream sends many chunks per TCP read), which the stream path turns into one write to
-the client; per request it costs a fraction of httpx's overhead.
+piece (a fast upstream sends many chunks per TCP read), which the stream path turns into one pass of the
+translator; per request it costs a fraction of httpx's overhead.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import Callable
+from typing import cast
 
 import aiohttp
 import orjson
 
-from ..config import Timeouts
-from ..errors import (
-    BridgeError,
-    UpstreamError,
-    UpstreamProtocolError,
-    UpstreamTimeout,
-    UpstreamUnreachable,
-)
+from ..errors import BridgeError, UpstreamProtocolError, UpstreamTimeout, UpstreamUnreachable
+from ..settings import Timeouts
+from ..wire.chat import ChatChunk, ChatCompletion, ChatRequest
+from ..wire.models import ModelList
+from ..wire.responses import Response, ResponsesRequest
+from ..wire.sse import ServerEvent, SSEDecoder
+from .base import NamedEvent
+from .errors import chat_chunk, error_from_body, json_object, responses_event, status_error
 
-JSON = dict[str, Any]
 _JSON_HEADERS = {"content-type": "application/json"}
 _STREAM_HEADERS = {"content-type": "application/json", "accept": "text/event-stream"}
 
 
-class ChatUpstream:
-    """`POST {base}/chat/completions`, stream or not, and `GET {base}/models`."""
+class HTTPUpstream:
+    """`{base}/chat/completions`, `{base}/responses` (each stream or not) and `{base}/models`."""
 
     def __init__(self, base_url: str, *, api_key: str | None = None, timeouts: Timeouts | None = None) -> None:
         self.base_url = base_url.rstrip("/")
@@ -47,7 +47,7 @@ class ChatUpstream:
             self._session = aiohttp.ClientSession(
                 headers=self._headers,
                 connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=30, ttl_dns_cache=300),
-                # Non-stream reads wait up to first_byte; stream silences are timed by the service.
+                # Non-stream answers: aiohttp's own read timeout. Streams time themselves (`_Deadline`).
                 timeout=aiohttp.ClientTimeout(total=None, connect=t.connect, sock_connect=t.connect,
                                               sock_read=t.first_byte),
                 auto_decompress=False,
@@ -59,14 +59,30 @@ class ChatUpstream:
         if self._session is not None:
             await self._session.close()
 
-    async def complete(self, body: JSON) -> JSON:
-        """A non-stream chat completion."""
-        data = await self._json("POST", "/chat/completions", orjson.dumps(body))
-        if "error" in data and "choices" not in data:
-            raise _error_from_body(502, data)
-        return data
+    # ---- the seam
 
-    async def _json(self, method: str, path: str, content: bytes | None = None) -> JSON:
+    async def chat(self, request: ChatRequest) -> ChatCompletion:
+        data = await self._json("POST", "/chat/completions", orjson.dumps(request))
+        if "error" in data and "choices" not in data:
+            raise error_from_body(502, data)
+        return cast(ChatCompletion, data)
+
+    async def chat_stream(self, request: ChatRequest) -> SSEStream[ChatChunk]:
+        return await self._stream("/chat/completions", orjson.dumps(request), _chat_chunks)
+
+    async def responses(self, request: ResponsesRequest) -> Response:
+        data = await self._json("POST", "/responses", orjson.dumps(request))
+        return cast(Response, data)
+
+    async def responses_stream(self, request: ResponsesRequest) -> SSEStream[NamedEvent]:
+        return await self._stream("/responses", orjson.dumps(request), _named_events)
+
+    async def models(self) -> ModelList:
+        return cast(ModelList, await self._json("GET", "/models"))
+
+    # ---- plumbing
+
+    async def _json(self, method: str, path: str, content: bytes | None = None) -> dict[str, object]:
         """One request whose answer must be a JSON object; every failure as a BridgeError."""
         try:
             async with self._client().request(method, self.base_url + path, data=content,
@@ -74,125 +90,162 @@ class ChatUpstream:
                 raw = await resp.read()
                 status = resp.status
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise _transport_error(exc, self.base_url) from exc
+            raise _transport_error(exc, self.base_url, self.timeouts.first_byte) from exc
         if status >= 400:
-            raise _status_error(status, raw)
-        try:
-            data = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise UpstreamProtocolError(
-                f"The upstream answered {method} {path} with a body that is not JSON: {raw[:200]!r}"
-            ) from exc
-        if not isinstance(data, dict):
-            raise UpstreamProtocolError(f"The upstream answered {method} {path} with JSON that is not an object.")
-        return data
+            raise status_error(status, raw)
+        return json_object(raw, f"{method} {path}")
 
-    async def open_stream(self, body: JSON) -> ChatStream:
-        """Send a streaming chat request; returns once the upstream's headers are in."""
+    async def _stream[T](self, path: str, content: bytes, parse: Parse[T]) -> SSEStream[T]:
+        """Send a streaming request; returns once the upstream's headers are in."""
+        t = self.timeouts
+        deadline = _Deadline(t.first_byte, t.idle)
         try:
-            resp = await self._client().post(self.base_url + "/chat/completions", data=orjson.dumps(body),
-                                              headers=_STREAM_HEADERS,
-                                              timeout=aiohttp.ClientTimeout(total=None,
-                                                                            connect=self.timeouts.connect,
-                                                                            sock_connect=self.timeouts.connect,
-                                                                            sock_read=None))
+            async with asyncio.timeout_at(deadline.at):
+                resp = await self._client().post(
+                    self.base_url + path, data=content, headers=_STREAM_HEADERS,
+                    timeout=aiohttp.ClientTimeout(total=None, connect=t.connect, sock_connect=t.connect,
+                                                  sock_read=None))
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise _transport_error(exc, self.base_url) from exc
+            raise _transport_error(exc, self.base_url, t.first_byte) from exc
         if resp.status >= 400:
             try:
-                content = await resp.read()
+                raw = await resp.read()
             except (aiohttp.ClientError, TimeoutError):
-                content = b""
+                raw = b""
             finally:
                 resp.release()
-            raise _status_error(resp.status, content)
-        return ChatStream(resp)
-
-    async def models(self) -> JSON:
-        return await self._json("GET", "/models")
+            raise status_error(resp.status, raw)
+        deadline.watch(resp.content)
+        return SSEStream(resp, deadline, parse)
 
 
-class ChatStream:
-    """The raw body of one upstream chat stream, read by read. Always `aclose()` it."""
+# Parses one decoded SSE event into what the stream hands over, or None when the upstream said [DONE].
+type Parse[T] = Callable[[ServerEvent], T | None]
 
-    def __init__(self, response: aiohttp.ClientResponse) -> None:
+
+def _chat_chunks(event: ServerEvent) -> ChatChunk | None:
+    return chat_chunk(event[1])
+
+
+def _named_events(event: ServerEvent) -> NamedEvent | None:
+    data = responses_event(event[1])
+    return None if data is None else (event[0], data)
+
+
+class SSEStream[T]:
+    """The SSE body of one upstream answer, as batches of parsed events (one batch per network read)."""
+
+    def __init__(self, response: aiohttp.ClientResponse, deadline: _Deadline, parse: Parse[T]) -> None:
         self._response = response
+        self._deadline = deadline
+        self._parse = parse
+        self._decoder = SSEDecoder()
+        self._error: BridgeError | None = None
+        self._eof = False
+        self.done = False
 
-    async def reads(self) -> AsyncIterator[bytes]:
-        """Everything each network read brought (any number of SSE events, or parts of one)."""
+    def __aiter__(self) -> SSEStream[T]:
+        return self
+
+    async def __anext__(self) -> list[T]:
         content = self._response.content
-        try:
-            while True:
+        while True:
+            if self._error is not None:
+                error, self._error = self._error, None
+                raise error
+            if self.done or self._eof:
+                raise StopAsyncIteration
+            try:
                 data = await content.readany()
-                if not data:
-                    return
-                yield data
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise UpstreamProtocolError(f"The upstream stream broke off: {exc!r}") from exc
+            except BridgeError:  # the deadline's UpstreamTimeout
+                raise
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                raise UpstreamProtocolError(f"The upstream stream broke off: {exc!r}") from exc
+            if data:
+                self._deadline.touch()
+                events = self._decoder.feed(data)
+            else:
+                self._eof = True
+                events = self._decoder.close()
+            batch: list[T] = []
+            parse = self._parse
+            for event in events:
+                try:
+                    item = parse(event)
+                except BridgeError as exc:  # what came before it still goes out
+                    self._error = exc
+                    break
+                if item is None:
+                    self.done = True
+                    break
+                batch.append(item)
+            if batch:
+                return batch
 
-    async def aclose(self, finished: bool = False) -> None:
-        """Close the stream; after `[DONE]` (`finished`), the rest of the body is read first so that the
-        connection goes back to the pool instead of being dropped."""
-        if finished and not self._response.content.at_eof():
-            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-                await asyncio.wait_for(self._response.content.read(), timeout=1.0)
-        if self._response.content.at_eof():
+    async def aclose(self) -> None:
+        """Close the stream; after `[DONE]`, the rest of the body is read first so that the connection goes
+        back to the pool instead of being dropped."""
+        self._deadline.cancel()
+        content = self._response.content
+        if self.done and self._error is None and not content.at_eof():
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError, BridgeError):
+                await asyncio.wait_for(content.read(), timeout=1.0)
+        if content.at_eof() and content.exception() is None:
             self._response.release()
         else:
             self._response.close()
 
 
-def parse_event(data: bytes) -> JSON | None:
-    """One `data:` payload of a chat stream: the chunk, or None for `[DONE]`."""
-    if data == b"[DONE]" or data.strip() == b"[DONE]":
-        return None
-    try:
-        chunk = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise UpstreamProtocolError(f"The upstream sent a stream event that is not JSON: {data[:200]!r}") from exc
-    if not isinstance(chunk, dict):
-        raise UpstreamProtocolError("The upstream sent a stream event that is not a JSON object.")
-    if "error" in chunk and "choices" not in chunk:
-        raise _error_from_body(502, chunk)
-    return chunk
+class _Deadline:
+    """A stream's upstream timeouts: `first_byte` until the first read, then `idle` between reads.
+
+    One timer per stream, re-armed only when it fires (not per read): when the time is really up, the
+    pending read fails with `UpstreamTimeout`, through aiohttp's own way of failing a read.
+    """
+
+    __slots__ = ("_loop", "_idle", "_limit", "_last", "_handle", "_content")
+
+    def __init__(self, first_byte: float, idle: float) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._idle = idle
+        self._limit = first_byte
+        self._last = self._loop.time()
+        self._handle: asyncio.TimerHandle | None = None
+        self._content: aiohttp.StreamReader | None = None
+
+    @property
+    def at(self) -> float:
+        return self._last + self._limit
+
+    def watch(self, content: aiohttp.StreamReader) -> None:
+        self._content = content
+        self._handle = self._loop.call_at(self.at, self._check)
+
+    def touch(self) -> None:
+        self._last = self._loop.time()
+        if self._limit != self._idle:  # the first read: from now on the (usually shorter) idle limit counts
+            self._limit = self._idle
+            if self._handle is not None:
+                self._handle.cancel()
+                self._handle = self._loop.call_at(self.at, self._check)
+
+    def cancel(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def _check(self) -> None:
+        if self._loop.time() < self.at:
+            self._handle = self._loop.call_at(self.at, self._check)
+            return
+        self._handle = None
+        assert self._content is not None
+        self._content.set_exception(UpstreamTimeout(f"The upstream sent nothing for {self._limit:g} s."))
 
 
-def _transport_error(exc: BaseException, base_url: str) -> BridgeError:
+def _transport_error(exc: BaseException, base_url: str, first_byte: float) -> BridgeError:
     if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError):
         return UpstreamUnreachable(f"Cannot reach the upstream at {base_url}: {exc}")
     if isinstance(exc, TimeoutError):
-        return UpstreamTimeout(f"The upstream at {base_url} did not answer in time.")
+        return UpstreamTimeout(f"The upstream at {base_url} did not answer within {first_byte:g} s.")
     return UpstreamProtocolError(f"The upstream connection failed: {exc!r}")
-
-
-def _status_error(status: int, content: bytes) -> BridgeError:
-    try:
-        body = orjson.loads(content)
-    except orjson.JSONDecodeError:
-        body = None
-    if isinstance(body, dict):
-        return _error_from_body(status, body)
-    text = content.decode("utf-8", "replace").strip()[:500] or "(empty body)"
-    return UpstreamError(f"Upstream error {status}: {text}", status=status)
-
-
-def _error_from_body(status: int, body: JSON) -> BridgeError:
-    """Upstreams shape errors differently: OpenAI/vLLM `{"error": {...}}`, Ollama and llama.cpp
-    `{"error": "..."}` or `{"error": {"message", "code"}}`, FastAPI `{"detail": ...}`."""
-    err = body.get("error", body.get("detail", body))
-    param = code = None
-    if isinstance(err, dict):
-        message = err.get("message") or orjson.dumps(err).decode()
-        param = err.get("param") if isinstance(err.get("param"), str) else None
-        code = err.get("code") if isinstance(err.get("code"), str) else None
-    else:
-        message = str(err)
-    error = UpstreamError(f"Upstream error {status}: {message}", status=status, param=param,
-                          code=code or "upstream_error")
-    # A 4xx is about the request the client made (context too long, unknown model): say so as OpenAI does.
-    upstream_type = err.get("type") if isinstance(err, dict) else None
-    if isinstance(upstream_type, str) and upstream_type:
-        error.type = upstream_type
-    elif 400 <= status < 500:
-        error.type = "invalid_request_error"
-    return error

@@ -1,4 +1,4 @@
-"""A scripted chat upstream: a real HTTP/1.1 server on 127.0.0.1 whose answers a test dictates.
+"""A scripted model server: a real HTTP/1.1 server on 127.0.0.1 whose answers a test dictates.
 
     with ScriptedUpstream() as up:
         up.push(sse([chunk(content="Hel"), chunk(content="lo"), chunk(finish_reason="stop")]))
@@ -7,9 +7,10 @@
         up.disconnected.wait(2)   # the bridge hung up mid-answer
 
 Replies are consumed in order by `POST .../chat/completions`; when the queue is empty, `default`
-answers. `GET .../models` lists `models`; `.../responses` and anything else answer 404, as a
-chat-only server does. Standard library only (raw asyncio streams), so the benchmark can use it
-too: keep-alive, Content-Length and chunked request bodies, `Expect: 100-continue`.
+answers. `POST .../responses` takes its replies from `push_responses(...)` and answers 404, as a
+chat-only server does, when none is queued. `GET .../models` lists `models`; anything else is 404.
+Standard library only (raw asyncio streams): keep-alive, Content-Length and chunked request bodies,
+`Expect: 100-continue`.
 """
 
 from __future__ import annotations
@@ -111,6 +112,19 @@ def sse(chunks: Iterable[Chunk], delay: float = 0.0, first_delay: float = 0.0,
 
 def drop_after(chunks: Iterable[Chunk], delay: float = 0.0) -> SSE:
     return SSE(tuple(chunks), delay=delay, done=False, drop=True)
+
+
+def responses_sse(events: Iterable[JSON | Pause], *, names: bool = True, done: bool = False) -> SSE:
+    """A native Responses stream: each event framed `event: <type>` + `data: <json>` (data only when not
+    `names`, as older servers send it), then `data: [DONE]` when `done`."""
+    frames: list[Chunk] = []
+    for e in events:
+        if isinstance(e, Pause):
+            frames.append(e)
+        else:
+            head = b"event: " + str(e.get("type")).encode() + b"\n" if names else b""
+            frames.append(head + b"data: " + _dumps(e) + b"\n\n")
+    return SSE(tuple(frames), done=done)
 
 
 def garbage() -> Garbage:
@@ -259,6 +273,7 @@ class ScriptedUpstream:
         self.completed = 0  # answers written in full
         self.connections = 0  # connections accepted
         self._queue: deque[Script] = deque()
+        self._responses: deque[Script] = deque()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.Server | None = None
         self._thread: threading.Thread | None = None
@@ -272,9 +287,15 @@ class ScriptedUpstream:
         self._queue.extend(replies)
         return self
 
+    def push_responses(self, *replies: Script) -> ScriptedUpstream:
+        """Queue replies for the next `POST .../responses` requests (without any, those answer 404)."""
+        self._responses.extend(replies)
+        return self
+
     def reset(self) -> None:
         """Forget queued replies, received requests and disconnects (between tests sharing a server)."""
         self._queue.clear()
+        self._responses.clear()
         self.requests.clear()
         self.disconnected.clear()
         self.completed = 0
@@ -376,6 +397,10 @@ class ScriptedUpstream:
         keep = req.headers.get("connection", "").lower() != "close"
         if req.method == "POST" and path.endswith("/chat/completions"):
             script = self._queue.popleft() if self._queue else self.default
+            reply = script(req) if callable(script) else script
+            return await self._reply(conn, req, reply) and keep
+        if req.method == "POST" and path.endswith("/responses") and self._responses:
+            script = self._responses.popleft()
             reply = script(req) if callable(script) else script
             return await self._reply(conn, req, reply) and keep
         if req.method == "GET" and path.endswith("/models"):

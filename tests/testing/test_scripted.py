@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from openai_bridge.upstream import scripted as s
-from openai_bridge.upstream.scripted import Received, ScriptedUpstream
+from openai_bridge.testing import Received, ScriptedUpstream
+from openai_bridge.testing import scripted as s
 
 
 @pytest.fixture

@@ -1,0 +1,27 @@
+"""Sinks: what reads a run's event log and delivers it. Keepalives and the client's back-pressure are the
+sink's business; upstream timeouts are the producer's, so a slow client never looks like a silent upstream."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from ..wire.sse import KEEPALIVE, frame
+from .log import EventLog
+
+Write = Callable[[bytes], Awaitable[None]]
+
+
+async def write_sse(log: EventLog, write: Write, keepalive: float) -> None:
+    """Every event of `log` as an SSE frame, the events that arrived together in one write, until the last
+    one; an SSE comment whenever nothing was written for `keepalive` seconds."""
+    position = 0
+    events = log.events
+    while True:
+        if position < len(events):
+            batch = events[position:]
+            position += len(batch)
+            await write(b"".join([frame(e) for e in batch]))
+        elif log.closed:
+            return
+        elif not await log.wait(position, keepalive):
+            await write(KEEPALIVE)

@@ -1,0 +1,75 @@
+"""Producers of a Responses answer from a chat upstream: the chat request goes up, its answer comes back
+through the stream machine into the run's event log."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from ..errors import BridgeError, UpstreamProtocolError
+from ..translate import StreamTranslator, completion_to_chunk
+from ..upstream.base import Upstream
+from ..wire.chat import ChatRequest
+from ..wire.responses import Response, ResponseStreamEvent
+from .run import Run
+
+log = logging.getLogger("openai_bridge")
+# Called with the final object before its terminal event goes out (so a client can refer back to it).
+Finished = Callable[[Response], None]
+
+
+async def stream_via_chat(run: Run, *, machine: StreamTranslator, upstream: Upstream, chat: ChatRequest,
+                          finished: Finished, request_id: str) -> Response:
+    """Stream: every upstream read becomes one batch of events; any failure ends the log with
+    `response.failed`, never with a cut."""
+    events = run.log
+    events.extend(machine.start())
+    stream = None
+    try:
+        try:
+            stream = await upstream.chat_stream(chat)
+        except BridgeError as exc:
+            run.refused(exc)
+            raise
+        run.accepted()
+        async for chunks in stream:
+            batch: list[ResponseStreamEvent] = []
+            try:
+                for chunk in chunks:
+                    batch += machine.feed(chunk)
+            finally:  # what this read translated goes out even when a later chunk in it is broken
+                events.extend(batch)
+        if not stream.done and machine.finish_reason is None:
+            raise UpstreamProtocolError("The upstream stream ended before the answer was finished.")
+        closing = machine.finish()
+        finished(machine.response)
+        events.extend(closing)
+    except BridgeError as exc:
+        log.warning("request %s: upstream failed: %s", request_id, exc.message)
+        events.extend(machine.fail(exc.code or exc.type, exc.message))
+    except Exception as exc:  # a bug of ours must still end the stream properly
+        log.exception("request %s: stream failed unexpectedly", request_id)
+        events.extend(machine.fail("server_error", f"Internal error in the bridge: {type(exc).__name__}: {exc}"))
+    finally:
+        run.accepted()
+        if stream is not None:
+            await stream.aclose()
+        events.close()
+    return machine.response
+
+
+async def answer_via_chat(run: Run, *, machine: StreamTranslator, upstream: Upstream, chat: ChatRequest,
+                          finished: Finished, request_id: str) -> Response:
+    """Non-stream: one chat completion, translated by the same machine as a stream of one chunk. Failures
+    propagate, so that the client gets them as an HTTP error status."""
+    try:
+        completion = await upstream.chat(chat)
+        run.accepted()
+        events = machine.start()
+        events += machine.feed(completion_to_chunk(completion))
+        events += machine.finish()
+        finished(machine.response)
+        run.log.extend(events)
+    finally:
+        run.log.close()
+    return machine.response

@@ -1,0 +1,195 @@
+"""Settings: the environment and the command line -> one validated, typed `Settings`, once, at start.
+
+A bad value stops the start: `load()` raises `SettingsError`, whose lines each name the variable (or
+flag), the value and what is allowed; the CLI prints them and exits with status 2, without a traceback.
+pydantic does the parsing and the checks; this module maps each variable to its field and back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .translate import Options
+
+# Request fields that an upstream may be configured to take under the same name (BRIDGE_PASSTHROUGH).
+PASSTHROUGH_FIELDS = ("service_tier", "safety_identifier", "prompt_cache_key", "prompt_cache_retention", "verbosity")
+
+
+class Timeouts(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    connect: float = Field(10.0, gt=0, allow_inf_nan=False)
+    # Until the upstream's first byte: a large prompt on a CPU server can take minutes.
+    first_byte: float = Field(600.0, gt=0, allow_inf_nan=False)
+    # Silence between two chunks of a stream.
+    idle: float = Field(300.0, gt=0, allow_inf_nan=False)
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # The chat server's base URL, always ending in /v1.
+    upstream: str = "http://127.0.0.1:8000/v1"
+    api_key: str | None = None
+    default_model: str | None = None
+    host: str = Field("127.0.0.1", min_length=1)
+    port: int = Field(8099, ge=1, le=65535)
+    workers: int = Field(1, ge=1, le=256)
+    timeouts: Timeouts = Timeouts()
+    # An SSE comment goes out after this many seconds without an event.
+    keepalive: float = Field(5.0, gt=0, allow_inf_nan=False)
+    translate: Options = Options()
+    log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
+    # Secret for sealing reasoning into `encrypted_content`; else a key file in `state_dir`.
+    reasoning_key: str | None = None
+    state_dir: Path = Path.home() / ".local" / "state" / "openai-bridge"
+
+    @field_validator("upstream")
+    @classmethod
+    def _upstream_url(cls, url: str) -> str:
+        return normalize_base_url(url)
+
+
+def normalize_base_url(url: str) -> str:
+    """`http://host:8000`, `http://host:8000/` and `http://host:8000/v1` all mean `http://host:8000/v1`."""
+    url = url.strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("not an http:// or https:// URL with a host")
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number or out of range
+    except ValueError as exc:
+        raise ValueError(f"bad port ({exc})") from exc
+    if not url.endswith("/v1"):
+        url += "/v1"
+    return url
+
+
+class SettingsError(Exception):
+    """Bad values; `str()` is one line per value, each naming where it came from and what is allowed."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Source:
+    env: str
+    flag: str | None
+    path: tuple[str, ...]  # the field, as pydantic's error `loc` names it
+    allowed: str
+    secret: bool = False
+
+
+_SECONDS = "a number of seconds greater than 0"
+_BOOL = "1 or 0 (or true/false, yes/no, on/off)"
+SOURCES: tuple[_Source, ...] = (
+    _Source("REMOTE_OPENAI_BASE_URL", "--upstream", ("upstream",),
+            "an http:// or https:// URL with a host, with or without /v1"),
+    _Source("REMOTE_OPENAI_API_KEY", None, ("api_key",), "any string", secret=True),
+    _Source("DEFAULT_MODEL", "--default-model", ("default_model",), "a model name"),
+    _Source("BRIDGE_HOST", "--host", ("host",), "an address to listen on"),
+    _Source("BRIDGE_PORT", "--port", ("port",), "an integer from 1 to 65535"),
+    _Source("BRIDGE_WORKERS", "--workers", ("workers",), "an integer from 1 to 256"),
+    _Source("BRIDGE_LOG_LEVEL", "--log-level", ("log_level",), "debug, info, warning, error or critical"),
+    _Source("BRIDGE_UPSTREAM_CONNECT_TIMEOUT", None, ("timeouts", "connect"), _SECONDS),
+    _Source("BRIDGE_UPSTREAM_TIMEOUT", None, ("timeouts", "first_byte"), _SECONDS),
+    _Source("BRIDGE_UPSTREAM_IDLE_TIMEOUT", None, ("timeouts", "idle"), _SECONDS),
+    _Source("BRIDGE_KEEPALIVE", None, ("keepalive",), _SECONDS),
+    _Source("BRIDGE_STRICT", None, ("translate", "strict"), _BOOL),
+    _Source("BRIDGE_INSTRUCTIONS_ROLE", None, ("translate", "instructions_role"), "system or developer"),
+    _Source("BRIDGE_DEVELOPER_ROLE", None, ("translate", "developer_role"), "system or developer"),
+    _Source("BRIDGE_MAX_TOKENS_FIELD", None, ("translate", "max_tokens_field"),
+            "max_tokens or max_completion_tokens"),
+    _Source("BRIDGE_THINK_TAGS", None, ("translate", "think_tags"), _BOOL),
+    _Source("BRIDGE_MERGE_SYSTEM", None, ("translate", "merge_system"), _BOOL),
+    _Source("BRIDGE_REASONING_BACK", None, ("translate", "reasoning_back"),
+            "empty (drop earlier reasoning), reasoning_content or reasoning"),
+    _Source("BRIDGE_PASSTHROUGH", None, ("translate", "passthrough"),
+            "comma-separated names among " + ", ".join(PASSTHROUGH_FIELDS)),
+    _Source("BRIDGE_REASONING_KEY", None, ("reasoning_key",), "any string", secret=True),
+    _Source("BRIDGE_STATE_DIR", None, ("state_dir",), "a directory path"),
+)
+
+
+def from_env(env: Mapping[str, str] | None = None) -> Settings:
+    """Settings from the environment alone (`os.environ` when `env` is None)."""
+    return load([], env)
+
+
+def load(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Settings from the environment, overridden by command-line flags. Raises `SettingsError`."""
+    env = os.environ if env is None else env
+    given: dict[_Source, tuple[str, str]] = {}  # source -> (where it came from, the value)
+    for src in SOURCES:
+        value = env.get(src.env, "")
+        if value.strip():  # an empty variable is an unset one
+            given[src] = (src.env, value)
+    first_byte, idle = _by_env("BRIDGE_UPSTREAM_TIMEOUT"), _by_env("BRIDGE_UPSTREAM_IDLE_TIMEOUT")
+    if first_byte in given and idle not in given:  # one timeout for both, unless the idle one is set apart
+        given[idle] = given[first_byte]
+    flags = _parse_flags(argv)
+    for src in SOURCES:
+        if src.flag is not None and getattr(flags, _dest(src.flag)) is not None:
+            given[src] = (src.flag, getattr(flags, _dest(src.flag)))
+
+    data: dict[str, object] = {}
+    problems: list[str] = []
+    for src, (where, value) in given.items():
+        parsed: object = value.strip() if not src.secret else value
+        if src.path == ("translate", "passthrough"):
+            names = [n.strip() for n in value.split(",") if n.strip()]
+            if any(n not in PASSTHROUGH_FIELDS for n in names):
+                problems.append(_line(src, where, value))
+                continue
+            parsed = frozenset(names)
+        node = data
+        for key in src.path[:-1]:
+            child = node.setdefault(key, {})
+            assert isinstance(child, dict)
+            node = child
+        node[src.path[-1]] = parsed
+    if problems:
+        raise SettingsError("\n".join(problems))
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            culprit = next((s for s in given if s.path == tuple(error["loc"])), None)
+            if culprit is None:  # not from a variable: a bug of ours, not the user's
+                raise
+            lines.append(_line(culprit, *given[culprit]))
+        raise SettingsError("\n".join(dict.fromkeys(lines))) from None
+
+
+def _line(src: _Source, where: str, value: str) -> str:
+    shown = "(hidden)" if src.secret else repr(value)
+    joiner = " " if where.startswith("--") else "="
+    return f"{where}{joiner}{shown} is not valid: expected {src.allowed}"
+
+
+def _by_env(name: str) -> _Source:
+    return next(s for s in SOURCES if s.env == name)
+
+
+def _dest(flag: str) -> str:
+    return flag.removeprefix("--").replace("-", "_")
+
+
+def _parse_flags(argv: Sequence[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="openai-bridge",
+        description="Serve the OpenAI Responses API in front of a Chat Completions server.",
+        epilog="Every flag can also be set by the environment variable named in its help; "
+               "the other settings (BRIDGE_*) are listed in the README.",
+    )
+    for src in SOURCES:
+        if src.flag is not None:
+            p.add_argument(src.flag, metavar=src.path[-1].upper(), help=f"{src.allowed} ({src.env})")
+    return p.parse_args(argv)

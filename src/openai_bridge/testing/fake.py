@@ -1,0 +1,197 @@
+"""`FakeUpstream`: the upstream seam in-process, scripted with the same replies as `ScriptedUpstream`.
+
+No sockets and no HTTP: the service (or a whole app, through an ASGI transport) can be tested against
+it in microseconds, the way httpx's `MockTransport` stands in for a network. Replies go through the
+same SSE decoding and the same error mapping as `HTTPUpstream`, so a scripted garbage chunk or a 400
+body fails exactly as it would over HTTP. Timeouts are the HTTP upstream's business: a `Hang` here
+simply never answers.
+
+    up = FakeUpstream()
+    up.push(answer("Hello", reasoning_content="Thinking"))
+    up.push(sse([chunk(content="a"), pause(0.1), chunk(finish_reason="stop")]))
+    app = create_app(settings, upstream=up)
+    up.calls[-1]              # ("chat_stream", the chat request the bridge sent)
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, cast
+
+import orjson
+
+from ..errors import UpstreamProtocolError
+from ..upstream.base import NamedEvent
+from ..upstream.errors import chat_chunk, error_from_body, json_object, responses_event, status_error
+from ..wire.chat import ChatChunk, ChatCompletion, ChatRequest
+from ..wire.models import ModelList
+from ..wire.responses import Response, ResponsesRequest
+from ..wire.sse import SSEDecoder
+from .scripted import SSE, Answer, Garbage, Hang, Json, Pause, Received, Reply, Script, _answer_chunks, _sse_frame
+from .scripted import completion as make_completion
+
+
+class FakeUpstream:
+    """Implements `openai_bridge.upstream.base.Upstream`; replies are consumed in order, `default` after."""
+
+    def __init__(self, default: Script | None = None, *, models: Sequence[str] = ("scripted-model",)) -> None:
+        self.default: Script = default if default is not None else Answer()
+        self.models_list = list(models)
+        self.calls: list[tuple[str, Any]] = []  # (method, request body) in call order
+        self._chat: deque[Script] = deque()
+        self._responses: deque[Script] = deque()
+        self.closed = 0  # streams closed by the bridge
+
+    def push(self, *replies: Script) -> FakeUpstream:
+        self._chat.extend(replies)
+        return self
+
+    def push_responses(self, *replies: Script) -> FakeUpstream:
+        self._responses.extend(replies)
+        return self
+
+    # ---- the seam
+
+    async def chat(self, request: ChatRequest) -> ChatCompletion:
+        reply = self._reply("chat", request, self._chat, default=True)
+        if isinstance(reply, Answer):
+            reply = Json(make_completion(reply.content, reasoning_content=reply.reasoning_content,
+                                         tool_calls=reply.tool_calls, finish_reason=reply.finish_reason,
+                                         model=reply.model, usage=reply.usage), delay=reply.delay)
+        data = await self._json(reply, "POST /chat/completions")
+        if "error" in data and "choices" not in data:
+            raise error_from_body(502, data)
+        return cast(ChatCompletion, data)
+
+    async def chat_stream(self, request: ChatRequest) -> FakeStream[ChatChunk]:
+        reply = self._reply("chat_stream", request, self._chat, default=True)
+        if isinstance(reply, Answer):
+            reply = SSE(tuple(_answer_chunks(reply)), delay=reply.delay)
+        return await self._stream(reply, lambda name, data: chat_chunk(data))
+
+    async def responses(self, request: ResponsesRequest) -> Response:
+        reply = self._reply("responses", request, self._responses, default=False)
+        return cast(Response, await self._json(reply, "POST /responses"))
+
+    async def responses_stream(self, request: ResponsesRequest) -> FakeStream[NamedEvent]:
+        reply = self._reply("responses_stream", request, self._responses, default=False)
+
+        def parse(name: str | None, data: bytes) -> NamedEvent | None:
+            event = responses_event(data)
+            return None if event is None else (name, event)
+
+        return await self._stream(reply, parse)
+
+    async def models(self) -> ModelList:
+        self.calls.append(("models", None))
+        return {"object": "list", "data": [{"id": m, "object": "model", "created": 1700000000,
+                                            "owned_by": "scripted"} for m in self.models_list]}
+
+    async def aclose(self) -> None:
+        pass
+
+    # ---- plumbing
+
+    def _reply(self, method: str, request: Any, queue: deque[Script], *, default: bool) -> Reply:
+        self.calls.append((method, request))
+        if queue:
+            script = queue.popleft()
+        elif default:
+            script = self.default
+        else:
+            return Json({"error": {"message": "not found", "type": "invalid_request_error", "code": "not_found"}},
+                        status=404)
+        if callable(script):
+            raw = orjson.dumps(request)
+            script = script(Received("POST", "/v1/" + method, {}, raw, orjson.loads(raw)))
+        return script
+
+    async def _json(self, reply: Reply, what: str) -> dict[str, object]:
+        if isinstance(reply, Hang):
+            await asyncio.sleep(reply.seconds)
+            raise UpstreamProtocolError("The upstream closed the connection without an answer.")
+        if isinstance(reply, Garbage):
+            return json_object(b"<html><body>502 oops</body></html>", what)
+        if not isinstance(reply, Json):
+            raise TypeError(f"{type(reply).__name__} is not an answer to a non-stream request")
+        if reply.delay:
+            await asyncio.sleep(reply.delay)
+        raw = reply.body if isinstance(reply.body, bytes) else orjson.dumps(reply.body)
+        if reply.status >= 400:
+            raise status_error(reply.status, raw)
+        return json_object(raw, what)
+
+    async def _stream(self, reply: Reply, parse: Any) -> FakeStream[Any]:
+        if isinstance(reply, Garbage):
+            reply = SSE(("this is not json", "{broken", "<html>"))
+        if isinstance(reply, Hang):
+            await asyncio.sleep(reply.seconds)
+            raise UpstreamProtocolError("The upstream closed the connection without an answer.")
+        if isinstance(reply, Json):  # a refusal before the stream started
+            await self._json(reply, "POST (stream)")
+            raise UpstreamProtocolError("The upstream answered a stream request with JSON.")
+        if not isinstance(reply, SSE):
+            raise TypeError(f"{type(reply).__name__} is not an answer to a stream request")
+        if reply.status >= 400:
+            raise status_error(reply.status, b"".join(_sse_frame(c) for c in reply.chunks if not isinstance(c, Pause)))
+        return FakeStream(self, reply, parse)
+
+
+class FakeStream[T]:
+    """A scripted stream: the chunks up to each pause (or each chunk, with a `delay`) form one batch."""
+
+    def __init__(self, owner: FakeUpstream, reply: SSE, parse: Any) -> None:
+        self._owner = owner
+        self._reply = reply
+        self._parse = parse
+        self._batches = self._run()
+        self.done = False
+
+    def __aiter__(self) -> AsyncIterator[list[T]]:
+        return self._batches
+
+    async def _run(self) -> AsyncIterator[list[T]]:
+        reply = self._reply
+        decoder = SSEDecoder()
+        frames: list[bytes | Pause] = [c if isinstance(c, Pause) else _sse_frame(c) for c in reply.chunks]
+        if reply.done:
+            frames.append(b"data: [DONE]\n\n")
+        batch: list[T] = []
+        first = True
+        for frame in frames:
+            wait = frame.seconds if isinstance(frame, Pause) else (reply.first_delay if first else reply.delay)
+            if wait > 0 or isinstance(frame, Pause):
+                if batch:
+                    yield batch
+                    batch = []
+                await asyncio.sleep(wait)
+            if isinstance(frame, Pause):
+                continue
+            first = False
+            for name, data in decoder.feed(frame):
+                try:
+                    item = self._parse(name, data)
+                except Exception:
+                    if batch:
+                        yield batch
+                    raise
+                if item is None:
+                    self.done = True
+                    if batch:
+                        yield batch
+                    return
+                batch.append(item)
+        for name, data in decoder.close():
+            item = self._parse(name, data)
+            if item is not None:
+                batch.append(item)
+        if batch:
+            yield batch
+        if reply.drop:
+            raise UpstreamProtocolError("The upstream stream broke off: the connection was dropped.")
+
+    async def aclose(self) -> None:
+        self._owner.closed += 1
+        await self._batches.aclose()  # type: ignore[attr-defined]
