@@ -22,7 +22,7 @@ from .shapes import mismatches
 
 CASES = Path(__file__).resolve().parents[1] / "cases"
 SHAPES: dict[str, object] = {
-    "events.json": responses.ResponseStreamEvent,
+    "events.sse": responses.ResponseStreamEvent,
     "response.json": responses.Response,
     "chat_request.json": chat.ChatRequest,
     "chunks.json": chat.ChatChunk,
@@ -40,8 +40,11 @@ def test_golden_files_have_the_declared_shapes(name: str) -> None:
     for file, tp in SHAPES.items():
         if not (case / file).exists():
             continue
-        data = json.loads((case / file).read_text())
-        for i, value in enumerate(data if file in ("events.json", "chunks.json") else [data]):
+        if file == "events.sse":
+            data = [json.loads(line[6:]) for line in (case / file).read_text().splitlines() if line.startswith("data: ")]
+        else:
+            data = json.loads((case / file).read_text())
+        for i, value in enumerate(data if file in ("events.sse", "chunks.json") else [data]):
             assert mismatches(value, tp) == [], f"{file}[{i}]"
     if (case / "request.json").exists():
         request = json.loads((case / "request.json").read_text())
