@@ -1,0 +1,206 @@
+"""The responses service against the in-process fake upstream: its policy decisions, and runs whose
+producer never waits for a sink. No sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import orjson
+import pytest
+
+from openai_bridge.errors import InvalidRequest, UpstreamError
+from openai_bridge.ids import SequentialIds
+from openai_bridge.runs.sinks import write_sse
+from openai_bridge.service.responses import ResponsesService
+from openai_bridge.settings import Settings
+from openai_bridge.store.items import ItemCache
+from openai_bridge.testing import FakeUpstream, answer, chunk, drop_after, json, pause, sse
+from openai_bridge.translate import Options
+from openai_bridge.vault import ReasoningVault
+
+
+def service(upstream: FakeUpstream, **settings: Any) -> ResponsesService:
+    return ResponsesService(Settings(default_model="m", **settings), upstream, vault=ReasoningVault(b"k"),
+                            items=ItemCache(), new_id=SequentialIds(), clock=lambda: 1700000000)
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+@pytest.mark.parametrize(("field", "value"), [("previous_response_id", "resp_1"), ("conversation", "conv_1"),
+                                              ("conversation", {"id": "conv_1"}), ("background", True)])
+def test_refuses_what_needs_a_store(field: str, value: Any):
+    up = FakeUpstream()
+
+    async def go() -> None:
+        with pytest.raises(InvalidRequest) as err:
+            service(up).create({"input": "hi", field: value})
+        assert (err.value.param, err.value.code, err.value.status) == (field, "unsupported_parameter", 400)
+
+    run(go())
+    assert up.calls == []
+
+
+def test_background_false_and_nulls_are_fine():
+    async def go() -> dict[str, Any]:
+        r = service(FakeUpstream()).create({"input": "hi", "background": False, "previous_response_id": None,
+                                            "conversation": None})
+        return await r.task
+
+    assert run(go())["status"] == "completed"
+
+
+def test_store_true_is_dropped_with_a_warning_and_echoed_false(caplog: pytest.LogCaptureFixture):
+    async def go() -> dict[str, Any]:
+        return await service(FakeUpstream()).create({"input": "hi", "store": True}, "req-7").task
+
+    with caplog.at_level(logging.WARNING, "openai_bridge"):
+        response = run(go())
+    assert response["store"] is False
+    assert "request req-7: dropped store (nothing is stored yet" in caplog.text
+
+
+def test_store_true_is_refused_in_strict_mode():
+    async def go() -> None:
+        with pytest.raises(InvalidRequest) as err:
+            service(FakeUpstream(), translate=Options(strict=True)).create({"input": "hi", "store": True})
+        assert (err.value.param, err.value.code) == ("store", "unsupported_parameter")
+
+    run(go())
+
+
+def test_output_is_remembered_for_item_reference_unless_store_false():
+    async def go() -> list[int]:
+        s = service(FakeUpstream())
+        await s.create({"input": "hi", "store": False}).task
+        sizes = [len(s.items)]
+        await s.create({"input": "hi"}).task
+        sizes.append(len(s.items))
+        return sizes
+
+    assert run(go()) == [0, 1]
+
+
+def test_non_stream_failure_is_the_tasks_exception():
+    up = FakeUpstream(json({"error": {"message": "no such model"}}, status=404))
+
+    async def go() -> None:
+        with pytest.raises(UpstreamError, match="no such model") as err:
+            await service(up).create({"input": "hi"}).task
+        assert err.value.status == 404
+
+    run(go())
+
+
+def test_stream_refused_at_once_is_an_open_error():
+    up = FakeUpstream(json({"error": {"message": "context too long"}}, status=400))
+
+    async def go() -> None:
+        r = service(up).create({"input": "hi", "stream": True})
+        with pytest.raises(UpstreamError, match="context too long"):
+            await r.wait_opened(5)
+
+    run(go())
+
+
+def test_stream_accepted_then_failing_ends_the_log_with_failed_and_keeps_what_came():
+    up = FakeUpstream(drop_after([chunk(content="Hel"), chunk(content="lo")]))
+
+    async def go() -> list[dict[str, Any]]:
+        r = service(up).create({"input": "hi", "stream": True})
+        await r.wait_opened(5)
+        await r.task
+        return r.log.events
+
+    events = run(go())
+    assert [e["delta"] for e in events if e["type"] == "response.output_text.delta"] == ["Hel", "lo"]
+    assert events[-1]["type"] == "response.failed"
+    assert events[-1]["response"]["error"]["code"] == "upstream_bad_response"
+    assert [e["sequence_number"] for e in events] == list(range(len(events)))
+
+
+def test_the_producer_never_waits_for_a_sink():
+    """Nobody reads the log: the run still reads the whole upstream answer and ends it properly."""
+    up = FakeUpstream(sse([chunk(content="a"), pause(0.05), chunk(content="b"), pause(0.05),
+                           chunk(finish_reason="stop")]))
+
+    async def go() -> Any:
+        r = service(up).create({"input": "hi", "stream": True})
+        await asyncio.wait_for(r.task, 5)
+        return r.log
+
+    log = run(go())
+    assert log.closed and log.events[-1]["type"] == "response.completed"
+    assert up.closed == 1
+
+
+def test_a_slow_sink_loses_nothing():
+    """The sink blocks in its first write for longer than the whole upstream answer takes: every event still
+    arrives, in order, once it writes again."""
+    up = FakeUpstream(sse([chunk(content=str(i)) if i % 2 == 0 else pause(0.02) for i in range(40)]
+                          + [chunk(finish_reason="stop")]))
+
+    async def go() -> bytes:
+        r = service(up).create({"input": "hi", "stream": True})
+        written: list[bytes] = []
+
+        async def write(data: bytes) -> None:
+            if not written:
+                await asyncio.sleep(0.6)  # the client stops reading
+            written.append(data)
+
+        await write_sse(r.log, write, keepalive=10)
+        return b"".join(written)
+
+    blob = run(go())
+    events = [orjson.loads(line[6:]) for line in blob.split(b"\n") if line.startswith(b"data: ")]
+    assert [e["sequence_number"] for e in events] == list(range(len(events)))
+    assert events[-1]["type"] == "response.completed"
+    assert events[-1]["response"]["output"][0]["content"][0]["text"] == "".join(str(i) for i in range(0, 40, 2))
+
+
+def test_sink_writes_keepalives_while_the_log_is_quiet():
+    up = FakeUpstream(sse([pause(0.35), chunk(content="a"), chunk(finish_reason="stop")]))
+
+    async def go() -> list[bytes]:
+        r = service(up).create({"input": "hi", "stream": True})
+        written: list[bytes] = []
+
+        async def write(data: bytes) -> None:
+            written.append(data)
+
+        await write_sse(r.log, write, keepalive=0.1)
+        return written
+
+    written = run(go())
+    assert written.count(b": keepalive\n\n") >= 2
+    assert written[0].startswith(b"event: response.created")
+
+
+def test_cancelling_the_run_closes_the_upstream_stream():
+    up = FakeUpstream(sse([chunk(content="a"), pause(30), chunk(finish_reason="stop")]))
+
+    async def go() -> None:
+        r = service(up).create({"input": "hi", "stream": True})
+        await r.wait_opened(5)
+        await r.log.wait(2, timeout=5)  # created, in_progress, then the first delta
+        r.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await r.task
+
+    run(go())
+    assert up.closed == 1
+
+
+def test_answer_default_is_the_scripted_one():
+    up = FakeUpstream(answer("Hello", reasoning_content="Thinking"))
+
+    async def go() -> dict[str, Any]:
+        return await service(up).create({"input": "hi"}).task
+
+    response = run(go())
+    assert [item["type"] for item in response["output"]] == ["reasoning", "message"]
+    assert up.calls[0][0] == "chat" and up.calls[0][1]["messages"] == [{"role": "user", "content": "hi"}]
