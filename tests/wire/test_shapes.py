@@ -41,7 +41,8 @@ def test_golden_files_have_the_declared_shapes(name: str) -> None:
         if not (case / file).exists():
             continue
         if file == "events.sse":
-            data = [json.loads(line[6:]) for line in (case / file).read_text().splitlines() if line.startswith("data: ")]
+            lines = (case / file).read_text().splitlines()
+            data = [json.loads(line[6:]) for line in lines if line.startswith("data: ")]
         else:
             data = json.loads((case / file).read_text())
         for i, value in enumerate(data if file in ("events.sse", "chunks.json") else [data]):
