@@ -27,21 +27,18 @@ def json_object(raw: bytes, what: str) -> dict[str, object]:
 
 def chat_chunk(data: bytes) -> ChatChunk | None:
     """One `data:` payload of a chat stream: the chunk, or None for `[DONE]`."""
-    if data == DONE or data.strip() == DONE:
-        return None
-    try:
-        chunk = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise UpstreamProtocolError(f"The upstream sent a stream event that is not JSON: {data[:200]!r}") from exc
-    if not isinstance(chunk, dict):
-        raise UpstreamProtocolError("The upstream sent a stream event that is not a JSON object.")
-    if "error" in chunk and "choices" not in chunk:
+    chunk = _stream_event(data)
+    if chunk is not None and "error" in chunk and "choices" not in chunk:
         raise error_from_body(502, chunk)
-    return cast(ChatChunk, chunk)
+    return cast(ChatChunk | None, chunk)
 
 
 def responses_event(data: bytes) -> ResponseStreamEvent | None:
     """One `data:` payload of a native Responses stream: the event, or None for `[DONE]` (older servers)."""
+    return cast(ResponseStreamEvent | None, _stream_event(data))
+
+
+def _stream_event(data: bytes) -> dict[str, object] | None:
     if data == DONE or data.strip() == DONE:
         return None
     try:
@@ -50,7 +47,7 @@ def responses_event(data: bytes) -> ResponseStreamEvent | None:
         raise UpstreamProtocolError(f"The upstream sent a stream event that is not JSON: {data[:200]!r}") from exc
     if not isinstance(event, dict):
         raise UpstreamProtocolError("The upstream sent a stream event that is not a JSON object.")
-    return cast(ResponseStreamEvent, event)
+    return event
 
 
 def status_error(status: int, content: bytes) -> BridgeError:
