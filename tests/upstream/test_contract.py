@@ -169,3 +169,13 @@ EXPECTED_STREAM: dict[str, Any] = {
                                           "upstream_bad_response")),
     "crlf and comments": ([{"choices": [{"index": 0, "delta": {"content": "x"}}]}], True, None),
 }
+
+
+def test_a_callable_script_sees_the_request(through: Callable[..., Any]):
+    def reply(received: Any) -> Any:
+        assert (received.method, received.path) == ("POST", "/v1/chat/completions")
+        assert received.body == STREAM and received.stream
+        return s.sse([s.chunk(content=received.body["messages"][0]["content"].upper())])
+
+    items, done, error = through(reply, "chat_stream", STREAM)
+    assert [c["choices"][0]["delta"]["content"] for c in items] == ["HI"] and done and error is None

@@ -103,9 +103,10 @@ class FakeUpstream:
         else:
             return Json({"error": {"message": "not found", "type": "invalid_request_error", "code": "not_found"}},
                         status=404)
-        if callable(script):
+        if callable(script):  # it gets the request as the scripted server would have received it
             raw = orjson.dumps(request)
-            script = script(Received("POST", "/v1/" + method, {}, raw, orjson.loads(raw)))
+            path = "/v1/responses" if method.startswith("responses") else "/v1/chat/completions"
+            script = script(Received("POST", path, {"content-type": "application/json"}, raw, orjson.loads(raw)))
         return script
 
     async def _json(self, reply: Reply, what: str) -> dict[str, object]:
