@@ -270,7 +270,9 @@ class ScriptedUpstream:
         self.requests: list[Received] = []
         self.disconnected = threading.Event()
         """Set whenever a peer hangs up on an unfinished answer (see also `Received.disconnected`)."""
-        self.completed = 0  # answers written in full
+        # Answers written in full. Counted just before their last byte goes out: a client that has read an
+        # answer to its end always finds it counted.
+        self.completed = 0
         self.connections = 0  # connections accepted
         self._queue: deque[Script] = deque()
         self._responses: deque[Script] = deque()
@@ -424,12 +426,12 @@ class ScriptedUpstream:
             if req.stream:
                 reply = SSE(("this is not json", "{broken", "<html>"), done=True)
             else:
-                await conn.send_raw(200, "application/json", b"<html><body>502 oops</body></html>")
                 self.completed += 1
+                await conn.send_raw(200, "application/json", b"<html><body>502 oops</body></html>")
                 return True
         if isinstance(reply, Json) and reply.delay <= 0:
-            await conn.send_json(reply.status, reply.body, reply.headers)
             self.completed += 1
+            await conn.send_json(reply.status, reply.body, reply.headers)
             return True
         watch = conn.watch_eof()
         try:
@@ -438,8 +440,8 @@ class ScriptedUpstream:
                 if watch.done():
                     self._hung_up(req)
                     return False
-                await conn.send_json(reply.status, reply.body, reply.headers)
                 self.completed += 1
+                await conn.send_json(reply.status, reply.body, reply.headers)
                 return True
             if isinstance(reply, Hang):
                 await asyncio.wait((watch,), timeout=reply.seconds)
@@ -451,10 +453,7 @@ class ScriptedUpstream:
             if not ok:
                 self._hung_up(req)
                 return False
-            if reply.drop:
-                return False
-            self.completed += 1
-            return True
+            return not reply.drop
         finally:
             await conn.unwatch(watch)
 
@@ -485,6 +484,7 @@ class ScriptedUpstream:
             await conn.flush()
             conn.abort()
             return True
+        self.completed += 1
         conn.end_chunked()
         return await conn.flush()
 
