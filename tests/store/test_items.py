@@ -42,3 +42,20 @@ def test_bounded_by_count_and_size():
 def test_no_reference_returns_the_same_object():
     request = {"input": "hi"}
     assert ItemCache().resolve(request) is request
+
+
+def test_an_item_larger_than_the_whole_budget_is_not_kept_and_evicts_nothing(caplog: pytest.LogCaptureFixture):
+    cache = ItemCache(max_bytes=200)
+    cache.put([{"id": "a", "t": "x" * 50}, {"id": "b", "t": "y" * 50}])
+    cache.put([{"id": "huge", "t": "z" * 500}])
+    assert cache.get("huge") is None
+    assert cache.get("a") is not None and cache.get("b") is not None
+    assert "huge" in caplog.text
+
+
+def test_a_too_large_new_version_of_an_item_drops_the_old_one():
+    """Keeping the old version would resolve a reference to content the client no longer has."""
+    cache = ItemCache(max_bytes=200)
+    cache.put([{"id": "a", "t": "x"}])
+    cache.put([{"id": "a", "t": "z" * 500}])
+    assert cache.get("a") is None and len(cache) == 0

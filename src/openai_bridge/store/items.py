@@ -8,6 +8,7 @@ and a size budget; requests with `store: false` leave nothing behind.
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 
@@ -15,6 +16,8 @@ import orjson
 
 from ..errors import InvalidRequest, NotFound
 from ..wire.responses import ResponseOutputItem
+
+log = logging.getLogger("openai_bridge")
 
 
 class ItemCache:
@@ -39,6 +42,10 @@ class ItemCache:
             old = self._items.pop(item_id, None)
             if old is not None:
                 self._bytes -= old[1]
+            if len(blob) > self.max_bytes:  # room for it only by evicting everything: keep the others instead
+                log.warning("output item %s (%d bytes) is larger than the item cache (%d bytes): not kept for "
+                            "item_reference", item_id, len(blob), self.max_bytes)
+                continue
             self._items[item_id] = (blob, len(blob))
             self._bytes += len(blob)
         while self._items and (len(self._items) > self.max_items or self._bytes > self.max_bytes):
