@@ -155,25 +155,36 @@ def chunks(draw: st.DrawFn, answer: Answer) -> list[JSON]:
         out += [_chunk({answer.reasoning_via: p}) for p in draw(pieces(answer.reasoning))]
     if answer.content:
         out += [_chunk({"content": p}) for p in draw(pieces(answer.content))]
+    heads: list[list[JSON]] = []
     queues: list[list[JSON]] = []
+    # How upstreams send a name: whole in the first delta (OpenAI, vLLM), split over the first deltas
+    # (Gemini-style: "get_", "wea", "ther"), or whole again in every delta of the call (MiniMax via NIM).
+    naming = draw(st.sampled_from(["whole", "split", "repeated"]))
     for i, (cid, name, args) in enumerate(answer.calls):
         parts = draw(pieces(args)) if args else [""]
         first = draw(st.sampled_from(["", parts[0]])) if parts[0] else ""
         rest = parts[1:] if first else [p for p in parts if p]
-        queues.append(
-            [{"index": i, "id": cid, "type": "function", "function": {"name": name, "arguments": first}}]
-            + [{"index": i, "function": {"arguments": p}} for p in rest]
-        )
-    # Calls start in order; some upstreams then interleave the argument deltas of parallel calls.
+        names = draw(pieces(name)) if naming == "split" else [name]
+        head = [{"index": i, "id": cid, "type": "function", "function": {"name": names[0], "arguments": ""}}]
+        head += [{"index": i, "function": {"name": n}} for n in names[1:]]
+        tail = [{"index": i, "function": {"arguments": p}} for p in ([first] if first else []) + rest]
+        if naming == "repeated":  # with the id too, before the arguments; and with every argument delta
+            head += [{"index": i, "id": cid, "function": {"name": name}}] * draw(st.integers(0, 2))
+            for delta in tail:
+                delta["function"]["name"] = name
+        heads.append(head)
+        queues.append(tail)
+    # Calls start in order, each with its name; some upstreams then interleave the argument deltas of
+    # parallel calls.
     interleave = draw(st.booleans())
     started = 0
-    while any(queues):
+    while started < len(queues) or any(queues):
         live = [i for i in range(started) if queues[i]]
         if started < len(queues) and (not live or (interleave and draw(st.booleans()))):
-            pick = started
+            out += [_chunk({"tool_calls": [delta]}) for delta in heads[started]]
             started += 1
-        else:
-            pick = draw(st.sampled_from(live)) if interleave else live[0]
+            continue
+        pick = draw(st.sampled_from(live)) if interleave else live[0]
         out.append(_chunk({"tool_calls": [queues[pick].pop(0)]}))
     if draw(st.booleans()):
         out[-1]["choices"][0]["finish_reason"] = answer.finish_reason

@@ -131,6 +131,7 @@ class StreamTranslator:
         """The upstream answer ended normally (`[DONE]`, or the body of a non-stream answer)."""
         if self.done:
             return []
+        self._open_named_calls()  # calls whose arguments never began (a tool without parameters)
         reasoning, text = self._think.flush()
         self._reasoning_delta(reasoning)
         self._text_delta(text, "output_text", None)
@@ -271,19 +272,25 @@ class StreamTranslator:
         fn = obj(delta.get("function"))
         call = self._calls.get(index)
         if call is None:
+            self._open_named_calls()  # a new call begins: the names of the earlier ones are complete
             call = self._calls[index] = _Call()
         call_id = delta.get("id")
+        repeats_id = isinstance(call_id, str) and call_id != "" and call_id == call.call_id
         if isinstance(call_id, str) and call_id and not call.call_id:
             call.call_id = call_id
-        name = fn.get("name")
-        if isinstance(name, str) and name:
-            call.name += name if call.item is None else ""
         args = fn.get("arguments")
         if isinstance(args, dict):  # a few servers send parsed arguments
             args = orjson.dumps(args).decode()
+        name = fn.get("name")
+        # Some servers split a name over the deltas before the arguments ("get_", "wea", "ther"); others send
+        # it whole again in every delta. A name that comes with argument text, or again with the call's id,
+        # is such a repeat; and once the item is out, its name is settled.
+        if (isinstance(name, str) and name and call.item is None
+                and not (call.name and (args or (repeats_id and name == call.name)))):
+            call.name += name
         if isinstance(args, str) and args:
             call.pending.append(args)
-        if call.item is None and call.name:
+        if call.item is None and call.name and call.pending:  # the arguments begin: the name is complete
             self._open_call(call)
         if call.item is not None and call.pending:
             text = "".join(call.pending)
@@ -370,11 +377,14 @@ class StreamTranslator:
                     "content_index": m.content_index, "part": part})
         m.kind = None
 
+    def _open_named_calls(self) -> None:
+        """Announce the calls whose name is known but whose arguments have not begun (in order)."""
+        for call in self._calls.values():
+            if call.item is None and call.name:
+                self._open_call(call)
+
     def _close_call(self, call: _Call, status: ItemStatus) -> None:
         self._open_calls.remove(call)
-        if call.item is None:  # arguments without a name ever arriving
-            self._open_call(call)
-            self._open_calls.remove(call)
         item = call.item
         assert item is not None
         text = "".join(call.args) + "".join(call.pending)
