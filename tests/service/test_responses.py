@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
-from openai_bridge.errors import InvalidRequest, UpstreamError
+from openai_bridge.errors import InvalidRequest, UpstreamError, UpstreamProtocolError
 from openai_bridge.ids import SequentialIds
 from openai_bridge.runs.sinks import write_sse
 from openai_bridge.service.responses import ResponsesService
@@ -204,3 +204,46 @@ def test_answer_default_is_the_scripted_one():
     response = run(go())
     assert [item["type"] for item in response["output"]] == ["reasoning", "message"]
     assert up.calls[0][0] == "chat" and up.calls[0][1]["messages"] == [{"role": "user", "content": "hi"}]
+
+
+USAGE_ONLY = {"id": "c", "object": "chat.completion.chunk", "choices": [], "usage": {"prompt_tokens": 3}}
+
+
+@pytest.mark.parametrize("chunks", [[USAGE_ONLY], [chunk(role="assistant"), USAGE_ONLY], []],
+                         ids=["usage only", "role only (a choice with nothing in it)", "nothing"])
+def test_a_stream_with_no_choice_before_done_fails(chunks: list[dict[str, Any]]):
+    up = FakeUpstream(sse(chunks))
+
+    async def go() -> list[dict[str, Any]]:
+        r = service(up).create({"input": "hi", "stream": True})
+        await r.task
+        return r.log.events
+
+    events = run(go())
+    assert [e["type"] for e in events] == ["response.created", "response.in_progress", "response.failed"]
+    error = events[-1]["response"]["error"]
+    assert error["code"] == "upstream_bad_response" and "no choice" in error["message"]
+
+
+@pytest.mark.parametrize("completion", [
+    {"id": "c", "object": "chat.completion", "choices": [], "usage": {"prompt_tokens": 3}},
+    {"id": "c", "object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assistant"}}]},
+], ids=["no choices", "empty choice"])
+def test_a_completion_with_no_choice_is_a_502(completion: dict[str, Any]):
+    up = FakeUpstream(json(completion))
+
+    async def go() -> None:
+        with pytest.raises(UpstreamProtocolError, match="no choice") as err:
+            await service(up).create({"input": "hi"}).task
+        assert err.value.status == 502
+
+    run(go())
+
+
+def test_an_empty_text_with_a_finish_reason_is_an_answer():
+    up = FakeUpstream(sse([chunk(content=""), chunk(finish_reason="stop")]))
+
+    async def go() -> dict[str, Any]:
+        return await service(up).create({"input": "hi", "stream": True}).task
+
+    assert run(go())["status"] == "completed"

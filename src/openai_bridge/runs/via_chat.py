@@ -16,6 +16,7 @@ from .run import Run
 log = logging.getLogger("openai_bridge")
 # Called with the final object before its terminal event goes out (so a client can refer back to it).
 Finished = Callable[[Response], None]
+_NO_ANSWER = "The upstream's answer carried no choice: no text, no tool call, no finish_reason."
 
 
 async def stream_via_chat(run: Run, *, machine: StreamTranslator, upstream: Upstream, chat: ChatRequest,
@@ -41,6 +42,8 @@ async def stream_via_chat(run: Run, *, machine: StreamTranslator, upstream: Upst
                 events.extend(batch)
         if not stream.done and machine.finish_reason is None:
             raise UpstreamProtocolError("The upstream stream ended before the answer was finished.")
+        if not machine.answered:
+            raise UpstreamProtocolError(_NO_ANSWER)
         closing = machine.finish()
         finished(machine.response)
         events.extend(closing)
@@ -67,6 +70,8 @@ async def answer_via_chat(run: Run, *, machine: StreamTranslator, upstream: Upst
         run.accepted()
         events = machine.start()
         events += machine.feed(completion_to_chunk(completion))
+        if not machine.answered:
+            raise UpstreamProtocolError(_NO_ANSWER)
         events += machine.finish()
         finished(machine.response)
         run.log.extend(events)

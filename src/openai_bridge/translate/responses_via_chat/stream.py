@@ -99,6 +99,7 @@ class StreamTranslator:
         self._calls: dict[int, _Call] = {}
         self._open_calls: list[_Call] = []
         self._finish_reason: str | None = None
+        self._answered = False
         self._usage: object = None
         self.done = False
 
@@ -108,6 +109,12 @@ class StreamTranslator:
     def finish_reason(self) -> str | None:
         """The upstream's `finish_reason`, once a chunk carried one."""
         return self._finish_reason
+
+    @property
+    def answered(self) -> bool:
+        """True once a chunk carried anything of an answer: text, reasoning, a refusal, a tool call or a
+        `finish_reason`. An upstream answer without any is a fault of the upstream's."""
+        return self._answered
 
     def start(self) -> list[ResponseStreamEvent]:
         self._emit({"type": "response.created", "response": _snapshot(self.response)})
@@ -199,23 +206,28 @@ class StreamTranslator:
             if not isinstance(reasoning, str):
                 reasoning = delta.get("reasoning")
             if isinstance(reasoning, str) and reasoning:
+                self._answered = True
                 self._reasoning_delta(reasoning)
             content = delta.get("content")
             if isinstance(content, str) and content:
+                self._answered = True
                 logprobs = _logprobs(choice.get("logprobs"))
                 think, text = self._think.feed(content)
                 self._reasoning_delta(think)
                 self._text_delta(text, "output_text", logprobs)
             refusal = delta.get("refusal")
             if isinstance(refusal, str) and refusal:
+                self._answered = True
                 self._text_delta(refusal, "refusal", None)
             tool_calls = delta.get("tool_calls")
             if isinstance(tool_calls, list):
                 for call in tool_calls:
                     if isinstance(call, dict):
+                        self._answered = True
                         self._tool_call_delta(call)
         finish = choice.get("finish_reason")
         if isinstance(finish, str):
+            self._answered = True
             self._finish_reason = finish
 
     def _reasoning_delta(self, text: str) -> None:
