@@ -5,6 +5,7 @@ Every case ends by checking that the bridge still serves a normal request.
 
 from __future__ import annotations
 
+import logging
 import time
 
 import httpx
@@ -288,3 +289,20 @@ def test_client_disconnect_non_stream_closes_the_upstream_request(bridge_url: st
         httpx.post(bridge_url + "/v1/responses", json={"model": "m", "input": "Hi"}, timeout=0.2)
     # Well before TIMEOUTS.first_byte, which would close it anyway.
     assert upstream.disconnected.wait(TIMEOUTS.first_byte * 0.5)
+
+
+SECRET = "sk-proj-BRIDGESECRET987654321"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_upstream_rejecting_the_bridges_key_is_a_502_that_never_shows_the_key(
+        upstream: ScriptedUpstream, stream: bool, caplog: pytest.LogCaptureFixture):
+    upstream.push(s.json({"error": {"message": f"Incorrect API key provided: {SECRET}.", "code": "invalid_api_key"}},
+                         status=401))
+    config = Settings(upstream=upstream.base_url, api_key=SECRET, default_model="m")
+    with caplog.at_level(logging.INFO), running_bridge(config) as url:
+        resp = httpx.post(url + "/v1/responses", json={"input": "Hi", "stream": stream}, timeout=10)
+    err = assert_openai_error(resp, 502)
+    assert err["code"] == "upstream_auth_failed"
+    assert SECRET not in resp.text and SECRET not in caplog.text
+    assert "[redacted]" in err["message"]

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from openai_bridge.errors import UpstreamError, UpstreamProtocolError, UpstreamTimeout, UpstreamUnreachable
+from openai_bridge.errors import BridgeError, UpstreamError, UpstreamProtocolError, UpstreamTimeout, UpstreamUnreachable
 from openai_bridge.settings import Timeouts
 from openai_bridge.testing import ScriptedUpstream
 from openai_bridge.testing import scripted as s
@@ -220,3 +220,85 @@ def test_stream_slower_than_idle_in_total_is_fine(up):
     up.push(s.sse(chunks))
     got, done = asyncio.run(_collect(up, timeouts=Timeouts(first_byte=5, idle=0.4)))
     assert len(got) == 6 and done
+
+
+KEY = "sk-proj-SECRET0123456789"
+
+
+def test_upstream_401_is_a_502_about_the_bridges_key_and_never_repeats_it(up):
+    up.push(s.json({"error": {"message": f"Incorrect API key provided: {KEY}. You can find your API key at "
+                                         "https://platform.openai.com/account/api-keys.",
+                              "type": "invalid_request_error", "code": "invalid_api_key"}}, status=401))
+    with pytest.raises(UpstreamError) as err:
+        call(up, "chat", {}, api_key=KEY)
+    e = err.value
+    assert (e.status, e.code, e.type) == (502, "upstream_auth_failed", "upstream_error")
+    assert KEY not in e.message and KEY not in str(e) and "[redacted]" in e.message
+    assert "REMOTE_OPENAI_API_KEY" in e.message
+
+
+def test_upstream_403_is_a_502_too(up):
+    up.push(s.json(b"Forbidden", status=403))
+    with pytest.raises(UpstreamError) as err:
+        call(up, "chat", {}, api_key=KEY)
+    assert (err.value.status, err.value.code) == (502, "upstream_auth_failed")
+
+
+@pytest.mark.parametrize("reply", [
+    s.json({"error": {"message": f"bad request from key {KEY}"}}, status=400),
+    s.json(f"upstream crashed; request had Authorization: Bearer {KEY}".encode(), status=500),
+    s.json({"error": {"message": f"overloaded ({KEY})"}}),  # an error inside a 200
+    s.json(f"<html>{KEY}</html>".encode()),  # not JSON at all
+], ids=["400 json", "500 text", "error in 200", "garbage"])
+def test_every_upstream_error_text_is_redacted(up, reply):
+    up.push(reply)
+    with pytest.raises(BridgeError) as err:
+        call(up, "chat", {}, api_key=KEY)
+    assert KEY not in err.value.message and "[redacted]" in err.value.message
+
+
+@pytest.mark.parametrize("chunks", [
+    [s.chunk(content="a"), {"error": {"message": f"key {KEY} has no quota"}}],
+    [s.chunk(content="a"), f"not json {KEY}"],
+], ids=["error event", "garbage event"])
+def test_stream_error_text_is_redacted(up, chunks):
+    up.push(s.sse(chunks))
+
+    async def go():
+        client = HTTPUpstream(up.base_url, api_key=KEY)
+        stream = await client.chat_stream({"stream": True})
+        try:
+            with pytest.raises(BridgeError) as err:
+                async for _ in stream:
+                    pass
+            return err.value
+        finally:
+            await stream.aclose()
+            await client.aclose()
+
+    error = asyncio.run(go())
+    assert KEY not in error.message and "[redacted]" in error.message
+
+
+def test_other_secrets_and_a_password_in_the_url_are_redacted_too():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+
+        async def go():
+            client = HTTPUpstream(f"http://user:hunter2-pw@127.0.0.1:{port}/v1", secrets=["reasoning-secret"])
+            try:
+                await client.chat({})
+            finally:
+                await client.aclose()
+
+        with pytest.raises(UpstreamUnreachable) as err:
+            asyncio.run(go())
+    assert "hunter2-pw" not in err.value.message and "user:***@127.0.0.1" in err.value.message
+
+
+def test_short_test_keys_are_not_treated_as_secrets(up):
+    up.push(s.json({"error": {"message": "x marks the spot"}}, status=400))
+    with pytest.raises(UpstreamError) as err:
+        call(up, "chat", {}, api_key="x")
+    assert "x marks the spot" in err.value.message

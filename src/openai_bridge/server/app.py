@@ -25,7 +25,8 @@ def create_app(settings: Settings, *, upstream: Upstream | None = None,
     """The bridge as an ASGI app. `upstream` defaults to the HTTP client for `settings.upstream`; tests
     pass `openai_bridge.testing.FakeUpstream` (and repeatable `new_id`/`clock`)."""
     up = upstream if upstream is not None else HTTPUpstream(settings.upstream, api_key=settings.api_key,
-                                                            timeouts=settings.timeouts)
+                                                            timeouts=settings.timeouts,
+                                                            secrets=[settings.reasoning_key])
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

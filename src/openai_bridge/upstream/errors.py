@@ -3,6 +3,7 @@ implementation of the upstream seam (the aiohttp client, the test kit's fake).""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import cast
 
 import orjson
@@ -57,9 +58,17 @@ def status_error(status: int, content: bytes) -> BridgeError:
     except orjson.JSONDecodeError:
         body = None
     if isinstance(body, dict):
-        return error_from_body(status, body)
-    text = content.decode("utf-8", "replace").strip()[:500] or "(empty body)"
-    return UpstreamError(f"Upstream error {status}: {text}", status=status)
+        error = error_from_body(status, body)
+    else:
+        text = content.decode("utf-8", "replace").strip()[:500] or "(empty body)"
+        error = UpstreamError(f"Upstream error {status}: {text}", status=status)
+    if status in (401, 403):
+        # The upstream refused the bridge's own credentials, not the client's: a 401 would make the client
+        # doubt its key, and the fix is in the bridge's configuration.
+        return UpstreamError(f"The upstream refused the bridge's credentials ({error.message}); check the "
+                             "bridge's upstream API key (REMOTE_OPENAI_API_KEY).", status=502,
+                             code="upstream_auth_failed")
+    return error
 
 
 def error_from_body(status: int, body: dict[str, object]) -> BridgeError:
@@ -82,3 +91,28 @@ def error_from_body(status: int, body: dict[str, object]) -> BridgeError:
     elif 400 <= status < 500:
         error.type = "invalid_request_error"
     return error
+
+
+class Redactor:
+    """Takes every configured secret out of text that came from an upstream, before a client, a log or a
+    stored object sees it (OpenAI echoes a wrong key in its 401; other servers echo whole requests)."""
+
+    REDACTED = "[redacted]"
+    MIN_LENGTH = 6  # shorter "secrets" (test keys like "x") would blank out ordinary letters
+
+    def __init__(self, secrets: Iterable[str | None]) -> None:
+        found = {s for s in secrets if s and len(s) >= self.MIN_LENGTH}
+        self._secrets = sorted(found, key=len, reverse=True)  # a key that contains another goes first
+
+    def __call__(self, text: str) -> str:
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, self.REDACTED)
+        return text
+
+    def error(self, exc: BridgeError) -> BridgeError:
+        """`exc`, its message redacted."""
+        if self._secrets:
+            exc.message = self(exc.message)
+            exc.args = (exc.message,)
+        return exc

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import cast
+from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 import orjson
@@ -23,7 +24,7 @@ from ..wire.models import ModelList
 from ..wire.responses import Response, ResponsesRequest
 from ..wire.sse import ServerEvent, SSEDecoder
 from .base import NamedEvent
-from .errors import chat_chunk, error_from_body, json_object, responses_event, status_error
+from .errors import Redactor, chat_chunk, error_from_body, json_object, responses_event, status_error
 
 _JSON_HEADERS = {"content-type": "application/json"}
 _STREAM_HEADERS = {"content-type": "application/json", "accept": "text/event-stream"}
@@ -32,9 +33,15 @@ _STREAM_HEADERS = {"content-type": "application/json", "accept": "text/event-str
 class HTTPUpstream:
     """`{base}/chat/completions`, `{base}/responses` (each stream or not) and `{base}/models`."""
 
-    def __init__(self, base_url: str, *, api_key: str | None = None, timeouts: Timeouts | None = None) -> None:
+    def __init__(self, base_url: str, *, api_key: str | None = None, timeouts: Timeouts | None = None,
+                 secrets: Iterable[str | None] = ()) -> None:
+        """`secrets`: besides `api_key` and a password in `base_url`, what must never be repeated from an
+        upstream's answer to a client or a log (e.g. the reasoning key)."""
         self.base_url = base_url.rstrip("/")
         self.timeouts = timeouts or Timeouts()
+        password = urlsplit(self.base_url).password
+        self._redact = Redactor([api_key, password, *secrets])
+        self._shown_url = self._redact(_without_password(self.base_url))
         self._headers = {"accept-encoding": "identity"}
         if api_key:
             self._headers["authorization"] = f"Bearer {api_key}"
@@ -64,7 +71,7 @@ class HTTPUpstream:
     async def chat(self, request: ChatRequest) -> ChatCompletion:
         data = await self._json("POST", "/chat/completions", orjson.dumps(request))
         if "error" in data and "choices" not in data:
-            raise error_from_body(502, data)
+            raise self._redact.error(error_from_body(502, data))
         return cast(ChatCompletion, data)
 
     async def chat_stream(self, request: ChatRequest) -> SSEStream[ChatChunk]:
@@ -90,10 +97,13 @@ class HTTPUpstream:
                 raw = await resp.read()
                 status = resp.status
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise _transport_error(exc, self.base_url, self.timeouts.first_byte) from exc
+            raise self._redact.error(_transport_error(exc, self._shown_url, self.timeouts.first_byte)) from exc
         if status >= 400:
-            raise status_error(status, raw)
-        return json_object(raw, f"{method} {path}")
+            raise self._redact.error(status_error(status, raw))
+        try:
+            return json_object(raw, f"{method} {path}")
+        except BridgeError as exc:
+            raise self._redact.error(exc) from None
 
     async def _stream[T](self, path: str, content: bytes, parse: Parse[T]) -> SSEStream[T]:
         """Send a streaming request; returns once the upstream's headers are in."""
@@ -106,7 +116,7 @@ class HTTPUpstream:
                     timeout=aiohttp.ClientTimeout(total=None, connect=t.connect, sock_connect=t.connect,
                                                   sock_read=None))
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise _transport_error(exc, self.base_url, t.first_byte) from exc
+            raise self._redact.error(_transport_error(exc, self._shown_url, t.first_byte)) from exc
         if resp.status >= 400:
             try:
                 raw = await resp.read()
@@ -114,9 +124,9 @@ class HTTPUpstream:
                 raw = b""
             finally:
                 resp.release()
-            raise status_error(resp.status, raw)
+            raise self._redact.error(status_error(resp.status, raw))
         deadline.watch(resp.content)
-        return SSEStream(resp, deadline, parse)
+        return SSEStream(resp, deadline, parse, self._redact)
 
 
 # Parses one decoded SSE event into what the stream hands over, or None when the upstream said [DONE].
@@ -135,10 +145,12 @@ def _named_events(event: ServerEvent) -> NamedEvent | None:
 class SSEStream[T]:
     """The SSE body of one upstream answer, as batches of parsed events (one batch per network read)."""
 
-    def __init__(self, response: aiohttp.ClientResponse, deadline: _Deadline, parse: Parse[T]) -> None:
+    def __init__(self, response: aiohttp.ClientResponse, deadline: _Deadline, parse: Parse[T],
+                 redact: Redactor) -> None:
         self._response = response
         self._deadline = deadline
         self._parse = parse
+        self._redact = redact
         self._decoder = SSEDecoder()
         self._error: BridgeError | None = None
         self._eof = False
@@ -160,7 +172,7 @@ class SSEStream[T]:
             except BridgeError:  # the deadline's UpstreamTimeout
                 raise
             except (aiohttp.ClientError, TimeoutError) as exc:
-                raise UpstreamProtocolError(f"The upstream stream broke off: {exc!r}") from exc
+                raise self._redact.error(UpstreamProtocolError(f"The upstream stream broke off: {exc!r}")) from exc
             if data:
                 self._deadline.touch()
                 events = self._decoder.feed(data)
@@ -173,7 +185,7 @@ class SSEStream[T]:
                 try:
                     item = parse(event)
                 except BridgeError as exc:  # what came before it still goes out
-                    self._error = exc
+                    self._error = self._redact.error(exc)
                     break
                 if item is None:
                     self.done = True
@@ -249,3 +261,11 @@ def _transport_error(exc: BaseException, base_url: str, first_byte: float) -> Br
     if isinstance(exc, TimeoutError):
         return UpstreamTimeout(f"The upstream at {base_url} did not answer within {first_byte:g} s.")
     return UpstreamProtocolError(f"The upstream connection failed: {exc!r}")
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
