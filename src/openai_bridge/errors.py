@@ -35,6 +35,13 @@ class BridgeError(Exception):
         return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
 
 
+def internal_error(request_id: str) -> BridgeError:
+    """What a client is told about a bug of the bridge's: not the exception's text (it may hold anything),
+    but where to find it: the log line with this request id."""
+    return BridgeError(f"Internal error in the bridge while answering request {request_id}; "
+                       "its log has the details under that id.")
+
+
 class InvalidRequest(BridgeError):
     """The client's request is malformed or asks for something the bridge cannot do (400)."""
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from ..errors import BridgeError, UpstreamProtocolError
+from ..errors import BridgeError, UpstreamProtocolError, internal_error
 from ..translate import StreamTranslator, completion_to_chunk
 from ..upstream.base import Upstream
 from ..wire.chat import ChatRequest
@@ -50,9 +50,9 @@ async def stream_via_chat(run: Run, *, machine: StreamTranslator, upstream: Upst
     except BridgeError as exc:
         log.warning("request %s: upstream failed: %s", request_id, exc.message)
         events.extend(machine.fail(exc.code or exc.type, exc.message))
-    except Exception as exc:  # a bug of ours must still end the stream properly
+    except Exception:  # a bug of ours must still end the stream properly
         log.exception("request %s: stream failed unexpectedly", request_id)
-        events.extend(machine.fail("server_error", f"Internal error in the bridge: {type(exc).__name__}: {exc}"))
+        events.extend(machine.fail("server_error", internal_error(request_id).message))
     finally:
         run.accepted()
         if stream is not None:

@@ -10,7 +10,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
-from ..errors import BridgeError, InvalidRequest
+from ..errors import BridgeError, InvalidRequest, internal_error
+from .middleware import request_id_of
 
 log = logging.getLogger("openai_bridge")
 
@@ -43,5 +44,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return error_response(BridgeError(f"Internal error in the bridge: {type(exc).__name__}: {exc}"))
+        # Runs outside the request-id middleware (Starlette's outermost layer): it sets the header itself.
+        request_id = request_id_of(request.scope)
+        log.exception("request %s: unexpected error on %s %s", request_id, request.method, request.url.path)
+        response = error_response(internal_error(request_id))
+        response.headers["x-request-id"] = request_id
+        return response

@@ -11,6 +11,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 log = logging.getLogger("openai_bridge")
 
 
+def request_id_of(scope: Scope) -> str:
+    """The id `RequestIdMiddleware` gave this request ("-" outside it)."""
+    state = scope.get("state")
+    return str(state.get("request_id", "-")) if isinstance(state, dict) else "-"
+
+
 class RequestIdMiddleware:
     """`x-request-id` on every answer (the client's own when it sent one), and one log line per request."""
 

@@ -12,6 +12,7 @@ from ...runs.sinks import write_sse
 from ...service.responses import ResponsesService
 from ..body import read_json
 from ..errors import json_response
+from ..middleware import request_id_of
 from ..sse import ClientGone, SSEResponse, unless_disconnected
 
 log = logging.getLogger("openai_bridge")
@@ -22,7 +23,7 @@ router = APIRouter()
 async def create_response(request: Request) -> Response:
     service: ResponsesService = request.app.state.responses
     body = await read_json(request)
-    request_id = request.scope.get("state", {}).get("request_id", "-")
+    request_id = request_id_of(request.scope)
     run = service.create(body, request_id)
     if not run.streaming:
         try:
