@@ -125,14 +125,16 @@ def test_read_timeout(up):
 
 async def _collect(server, body=None, timeouts=None):
     client = HTTPUpstream(server.base_url, timeouts=timeouts)
-    stream = await client.chat_stream(body or {"stream": True})
-    batches = []
     try:
-        async for batch in stream:
-            batches.append(batch)
-        return [c for b in batches for c in b], stream.done
+        stream = await client.chat_stream(body or {"stream": True})
+        batches = []
+        try:
+            async for batch in stream:
+                batches.append(batch)
+            return [c for b in batches for c in b], stream.done
+        finally:
+            await stream.aclose()
     finally:
-        await stream.aclose()
         await client.aclose()
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
 import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from openai_bridge.wire.sse import KEEPALIVE, SSEDecoder, frame
+from openai_bridge.wire.sse import KEEPALIVE, SSEDecoder, SSEError, frame
 
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(),
@@ -121,3 +124,37 @@ def test_unterminated_last_event_flushed_on_close(line: str, end: bytes, data: s
 def test_event_name_belongs_to_its_event_only() -> None:
     blob = b"event: response.created\ndata: {}\n\ndata: [DONE]\n\nevent: orphan\n\ndata: 1\n\n"
     assert decode([blob]) == [("response.created", b"{}"), (None, b"[DONE]"), (None, b"1")]
+
+
+def test_a_line_over_the_limit_is_an_error_however_it_is_split() -> None:
+    decoder = SSEDecoder(max_line=1000)
+    decoder.feed(b"data: " + b"x" * 900)
+    with pytest.raises(SSEError, match="longer than 1000 bytes"):
+        decoder.feed(b"x" * 200)
+    with pytest.raises(SSEError):
+        SSEDecoder(max_line=1000).feed(b"data: ok\n\ndata: " + b"y" * 1001 + b"\n")
+
+
+def test_many_data_lines_of_one_event_are_bounded_too() -> None:
+    decoder = SSEDecoder(max_line=1000)
+    with pytest.raises(SSEError, match="more than 1000 bytes of data"):
+        for _ in range(30):
+            decoder.feed(b"data: " + b"z" * 50 + b"\n")
+
+
+def test_the_default_limit_is_16_mb() -> None:
+    assert SSEDecoder().max_line == 16 * 1024 * 1024
+
+
+def test_a_long_line_fed_in_small_reads_costs_linear_time() -> None:
+    """A 4 MB event arriving 1 KB per read: the old decoder re-joined its whole buffer on every read
+    (8 GB copied, seconds); joined once, it takes milliseconds. The bound is 100 times the linear cost."""
+    decoder = SSEDecoder()
+    piece = b"x" * 1024
+    started = time.perf_counter()
+    decoder.feed(b"data: ")
+    for _ in range(4096):
+        decoder.feed(piece)
+    events = decoder.feed(b"\n\n")
+    assert time.perf_counter() - started < 1.0
+    assert events == [(None, piece * 4096)]

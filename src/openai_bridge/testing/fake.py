@@ -28,7 +28,7 @@ from ..upstream.errors import chat_chunk, error_from_body, json_object, response
 from ..wire.chat import ChatChunk, ChatCompletion, ChatRequest
 from ..wire.models import ModelList
 from ..wire.responses import Response, ResponsesRequest
-from ..wire.sse import SSEDecoder
+from ..wire.sse import SSEDecoder, SSEError
 from .scripted import SSE, Answer, Garbage, Hang, Json, Pause, Received, Reply, Script, _answer_chunks, _sse_frame
 from .scripted import completion as make_completion
 
@@ -171,7 +171,13 @@ class FakeStream[T]:
             if isinstance(frame, Pause):
                 continue
             first = False
-            for name, data in decoder.feed(frame):
+            try:
+                events = decoder.feed(frame)
+            except SSEError as exc:
+                if batch:
+                    yield batch
+                raise UpstreamProtocolError(f"The upstream sent {exc}.") from exc
+            for name, data in events:
                 try:
                     item = self._parse(name, data)
                 except Exception:

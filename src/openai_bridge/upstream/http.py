@@ -22,7 +22,7 @@ from ..settings import Timeouts
 from ..wire.chat import ChatChunk, ChatCompletion, ChatRequest
 from ..wire.models import ModelList
 from ..wire.responses import Response, ResponsesRequest
-from ..wire.sse import ServerEvent, SSEDecoder
+from ..wire.sse import ServerEvent, SSEDecoder, SSEError
 from .base import NamedEvent
 from .errors import Redactor, chat_chunk, error_from_body, json_object, responses_event, status_error
 
@@ -173,12 +173,15 @@ class SSEStream[T]:
                 raise
             except (aiohttp.ClientError, TimeoutError) as exc:
                 raise self._redact.error(UpstreamProtocolError(f"The upstream stream broke off: {exc!r}")) from exc
-            if data:
-                self._deadline.touch()
-                events = self._decoder.feed(data)
-            else:
-                self._eof = True
-                events = self._decoder.close()
+            try:
+                if data:
+                    self._deadline.touch()
+                    events = self._decoder.feed(data)
+                else:
+                    self._eof = True
+                    events = self._decoder.close()
+            except SSEError as exc:
+                raise UpstreamProtocolError(f"The upstream sent {exc}.") from exc
             batch: list[T] = []
             parse = self._parse
             for event in events:
