@@ -46,7 +46,10 @@ def test_env():
         "BRIDGE_REASONING_BACK": "reasoning_content",
         "BRIDGE_PASSTHROUGH": "service_tier, verbosity",
         "BRIDGE_STATE_DIR": "/tmp/bridge-state",
+        "BRIDGE_MAX_BODY_MB": "8",
+        "BRIDGE_MAX_TOOLS": "64",
     })
+    assert (s.limits.max_body_mb, s.limits.max_tools, s.limits.max_input_items) == (8, 64, 10_000)
     assert s.upstream == "http://gpu:8000/v1"
     assert s.api_key == "sk-x" and s.default_model == "llama"
     assert (s.host, s.port, s.workers, s.log_level) == ("0.0.0.0", 9000, 2, "debug")
@@ -97,6 +100,11 @@ BAD = [
     ("BRIDGE_MERGE_SYSTEM", "yesplease", "1 or 0"),
     ("BRIDGE_LOG_LEVEL", "loud", "debug, info, warning, error or critical"),
     ("BRIDGE_PASSTHROUGH", "service_tier,temperature", "comma-separated names among service_tier"),
+    ("BRIDGE_MAX_BODY_MB", "0", "an integer number of megabytes from 1 to 4096"),
+    ("BRIDGE_MAX_BODY_MB", "1.5", "an integer number of megabytes from 1 to 4096"),
+    ("BRIDGE_MAX_JSON_DEPTH", "4", "an integer from 8 to 512"),
+    ("BRIDGE_MAX_INPUT_ITEMS", "0", "a positive integer"),
+    ("BRIDGE_MAX_TOOLS", "many", "a positive integer"),
 ]
 
 

@@ -33,6 +33,19 @@ class Timeouts(BaseModel):
     idle: float = Field(300.0, gt=0, allow_inf_nan=False)
 
 
+class Limits(BaseModel):
+    """What a request may be: bigger ones are refused with an error naming the limit."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # The request body, as sent and once decompressed.
+    max_body_mb: int = Field(64, ge=1, le=4096)
+    # Nesting of objects and arrays in the request body (a tool's JSON schema nests, but not this deep).
+    max_json_depth: int = Field(64, ge=8, le=512)
+    max_input_items: int = Field(10_000, ge=1)
+    max_tools: int = Field(512, ge=1)
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -47,6 +60,7 @@ class Settings(BaseModel):
     # An SSE comment goes out after this many seconds without an event.
     keepalive: float = Field(5.0, gt=0, allow_inf_nan=False)
     translate: Options = Options()
+    limits: Limits = Limits()
     log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
     # Secret for sealing reasoning into `encrypted_content`; else a key file in `state_dir`.
     reasoning_key: str | None = None
@@ -112,6 +126,10 @@ SOURCES: tuple[_Source, ...] = (
             "empty (drop earlier reasoning), reasoning_content or reasoning"),
     _Source("BRIDGE_PASSTHROUGH", None, ("translate", "passthrough"),
             "comma-separated names among " + ", ".join(PASSTHROUGH_FIELDS)),
+    _Source("BRIDGE_MAX_BODY_MB", None, ("limits", "max_body_mb"), "an integer number of megabytes from 1 to 4096"),
+    _Source("BRIDGE_MAX_JSON_DEPTH", None, ("limits", "max_json_depth"), "an integer from 8 to 512"),
+    _Source("BRIDGE_MAX_INPUT_ITEMS", None, ("limits", "max_input_items"), "a positive integer"),
+    _Source("BRIDGE_MAX_TOOLS", None, ("limits", "max_tools"), "a positive integer"),
     _Source("BRIDGE_REASONING_KEY", None, ("reasoning_key",), "any string", secret=True),
     _Source("BRIDGE_STATE_DIR", None, ("state_dir",), "a directory path"),
 )

@@ -23,5 +23,5 @@ def test_declared_oversized_body_is_413_without_reading_it(bridge_url: str):
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 413")
     error = json.loads(body[body.index(b"{"):body.rindex(b"}") + 1])["error"]
-    assert error["code"] == "payload_too_large"
+    assert error["code"] == "payload_too_large" and error["type"] == "invalid_request_error"
     assert httpx.get(bridge_url + "/healthz").status_code == 200  # still serving

@@ -48,7 +48,16 @@ class ResponsesService:
                            finished=partial(self._remember, request), request_id=request_id), streaming=streaming)
 
     def _policy(self, request: Mapping[str, object]) -> list[Dropped]:
-        """What this bridge does with the fields about server-side state: it keeps none yet."""
+        """This bridge's limits, and what it does with the fields about server-side state: it keeps none yet."""
+        limits = self.settings.limits
+        items = request.get("input")
+        if isinstance(items, list) and len(items) > limits.max_input_items:
+            raise InvalidRequest(f"'input' has {len(items)} items; this bridge takes at most {limits.max_input_items} "
+                                 "(BRIDGE_MAX_INPUT_ITEMS).", param="input", code="too_many_input_items")
+        tools = _count_tools(request.get("tools"))
+        if tools > limits.max_tools:
+            raise InvalidRequest(f"'tools' has {tools} tools (counting those inside namespaces); this bridge takes at "
+                                 f"most {limits.max_tools} (BRIDGE_MAX_TOOLS).", param="tools", code="too_many_tools")
         for name in ("previous_response_id", "conversation"):
             if request.get(name) is not None:
                 raise InvalidRequest(
@@ -69,3 +78,10 @@ class ResponsesService:
         """Output items stay resolvable by `item_reference` unless the client said `store: false`."""
         if request.get("store") is not False:
             self.items.put(response["output"])
+
+
+def _count_tools(tools: object) -> int:
+    if not isinstance(tools, list):
+        return 0
+    inner = [t.get("tools") for t in tools if isinstance(t, dict) and t.get("type") == "namespace"]
+    return len(tools) + sum(len(group) for group in inner if isinstance(group, list))

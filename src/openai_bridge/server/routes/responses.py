@@ -22,7 +22,7 @@ router = APIRouter()
 @router.post("/responses")
 async def create_response(request: Request) -> Response:
     service: ResponsesService = request.app.state.responses
-    body = await read_json(request)
+    body = await read_json(request, service.settings.limits)
     request_id = request_id_of(request.scope)
     run = service.create(body, request_id)
     if not run.streaming:
