@@ -63,6 +63,11 @@ def test_env():
     assert str(s.state_dir) == "/tmp/bridge-state"
 
 
+def test_think_tags_implicit():
+    assert from_env({"BRIDGE_THINK_TAGS": "implicit"}).translate.think_tags == "implicit"
+    assert from_env({"BRIDGE_THINK_TAGS": "yes"}).translate.think_tags is True
+
+
 def test_idle_timeout_set_apart():
     s = from_env({"BRIDGE_UPSTREAM_TIMEOUT": "60", "BRIDGE_UPSTREAM_IDLE_TIMEOUT": "5"})
     assert (s.timeouts.first_byte, s.timeouts.idle) == (60, 5)

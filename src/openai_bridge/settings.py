@@ -120,7 +120,7 @@ SOURCES: tuple[_Source, ...] = (
     _Source("BRIDGE_DEVELOPER_ROLE", None, ("translate", "developer_role"), "system or developer"),
     _Source("BRIDGE_MAX_TOKENS_FIELD", None, ("translate", "max_tokens_field"),
             "max_tokens or max_completion_tokens"),
-    _Source("BRIDGE_THINK_TAGS", None, ("translate", "think_tags"), _BOOL),
+    _Source("BRIDGE_THINK_TAGS", None, ("translate", "think_tags"), _BOOL + ", or implicit"),
     _Source("BRIDGE_MERGE_SYSTEM", None, ("translate", "merge_system"), _BOOL),
     _Source("BRIDGE_REASONING_BACK", None, ("translate", "reasoning_back"),
             "empty (drop earlier reasoning), reasoning_content or reasoning"),
@@ -179,7 +179,8 @@ def load(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     except ValidationError as exc:
         lines = []
         for error in exc.errors():
-            culprit = next((s for s in given if s.path == tuple(error["loc"])), None)
+            loc = tuple(error["loc"])  # a union's error adds the member tried: ("translate", "think_tags", "bool")
+            culprit = next((s for s in given if loc[:len(s.path)] == s.path), None)
             if culprit is None:  # not from a variable: a bug of ours, not the user's
                 raise
             lines.append(_line(culprit, *given[culprit]))

@@ -247,3 +247,71 @@ def test_an_empty_text_with_a_finish_reason_is_an_answer():
         return await service(up).create({"input": "hi", "stream": True}).task
 
     assert run(go())["status"] == "completed"
+
+
+# ---- reasoning with only a closing tag (R1-distill templates put <think> in the prompt) -----------------
+
+CLOSING_ONLY = ["Let me", " see: 2+2", "=4.</th", "ink>\n\nIt is", " 4."]
+
+
+def kinds_and_texts(response: dict[str, Any]) -> list[tuple[str, str]]:
+    out = []
+    for item in response["output"]:
+        if item["type"] == "reasoning":
+            out.append(("reasoning", item["content"][0]["text"]))
+        elif item["type"] == "message":
+            out.append(("message", item["content"][0]["text"]))
+    return out
+
+
+SPLIT = [("reasoning", "Let me see: 2+2=4."), ("message", "It is 4.")]
+
+
+def test_a_non_stream_answer_that_only_closes_the_block_is_split_at_once():
+    up = FakeUpstream(answer("".join(CLOSING_ONLY)))
+
+    async def go() -> dict[str, Any]:
+        return await service(up).create({"input": "2+2?"}).task
+
+    assert kinds_and_texts(run(go())) == SPLIT
+
+
+def test_streams_of_a_model_seen_answering_so_are_split_from_then_on(caplog: pytest.LogCaptureFixture):
+    up = FakeUpstream()
+    stream = sse([chunk(content=p) for p in CLOSING_ONLY] + [chunk(finish_reason="stop")])
+    up.push(stream, stream, stream)
+
+    async def go() -> list[dict[str, Any]]:
+        s = service(up)
+        first = await s.create({"model": "r1-distill", "input": "2+2?", "stream": True}).task
+        second = await s.create({"model": "r1-distill", "input": "2+2?", "stream": True}).task
+        other = await s.create({"model": "another", "input": "2+2?", "stream": True}).task
+        return [first, second, other]
+
+    with caplog.at_level(logging.INFO, "openai_bridge"):
+        first, second, other = run(go())
+    assert kinds_and_texts(first) == [("message", "".join(CLOSING_ONLY))]  # already sent: not taken back
+    assert kinds_and_texts(second) == SPLIT
+    assert kinds_and_texts(other) == [("message", "".join(CLOSING_ONLY))]  # learnt per model
+    assert caplog.text.count("model r1-distill answers 'reasoning...</think>answer'") == 1
+
+
+def test_think_tags_implicit_splits_the_first_stream_already():
+    up = FakeUpstream(sse([chunk(content=p) for p in CLOSING_ONLY] + [chunk(finish_reason="stop")]))
+
+    async def go() -> dict[str, Any]:
+        s = service(up, translate=Options(think_tags="implicit"))
+        return await s.create({"input": "2+2?", "stream": True}).task
+
+    assert kinds_and_texts(run(go())) == SPLIT
+
+
+def test_without_think_tags_nothing_is_split_or_learnt():
+    up = FakeUpstream(answer("".join(CLOSING_ONLY)))
+
+    async def go() -> tuple[dict[str, Any], set[str]]:
+        s = service(up, translate=Options(think_tags=False))
+        return await s.create({"model": "r1-distill", "input": "2+2?"}).task, s.closing_think_models
+
+    response, learnt = run(go())
+    assert kinds_and_texts(response) == [("message", "".join(CLOSING_ONLY))] and learnt == set()

@@ -17,16 +17,32 @@ FRAGMENTS = st.sampled_from([
 CONTENT = st.lists(st.one_of(FRAGMENTS, st.text(max_size=4)), max_size=12).map("".join)
 
 
-def expected_split(content: str) -> tuple[str, str]:
-    """The reference: a `<think>` block only counts at the start (after optional whitespace)."""
-    stripped = content.lstrip()
-    if not stripped.startswith(OPEN):
-        return "", content
-    rest = stripped[len(OPEN):]
+def block(rest: str) -> tuple[str, str]:
+    """Inside a think block: reasoning up to `</think>`, then the text without its leading whitespace."""
     end = rest.find(CLOSE)
     if end < 0:
         return rest, ""  # unclosed (e.g. cut by max tokens): all reasoning
     return rest[:end], rest[end + len(CLOSE):].lstrip()
+
+
+def expected_split(pieces: list[str]) -> tuple[str, str]:
+    """The reference. A `<think>` block counts only at the start (after optional whitespace). Content that
+    closes a block it never opened (`reasoning</think>text`: the `<think>` was in the prompt) is split the same
+    way, if the content seen when the splitter must decide (the first that is neither whitespace nor the start
+    of `<think>`) already shows the `</think>`; text already handed on is never taken back."""
+    content = "".join(pieces)
+    seen = ""
+    for piece in pieces:
+        seen += piece
+        stripped = seen.lstrip()
+        if stripped and not OPEN.startswith(stripped):
+            break
+    stripped = seen.lstrip()
+    if stripped.startswith(OPEN):
+        return block(content.lstrip()[len(OPEN):])
+    if CLOSE in stripped and OPEN not in stripped[:stripped.index(CLOSE)]:
+        return block(content.lstrip())
+    return "", content
 
 
 @st.composite
@@ -38,8 +54,8 @@ def splits(draw: st.DrawFn, text: str) -> list[str]:
     return [text[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
 
 
-def run(pieces: list[str], enabled: bool = True) -> tuple[str, str]:
-    splitter = ThinkSplitter(enabled)
+def run(pieces: list[str], mode: bool | str = True) -> tuple[str, str]:
+    splitter = ThinkSplitter(mode)
     reasoning: list[str] = []
     text: list[str] = []
     for piece in pieces:
@@ -54,12 +70,11 @@ def run(pieces: list[str], enabled: bool = True) -> tuple[str, str]:
 
 @settings(max_examples=400, deadline=None)
 @given(content=CONTENT, data=st.data())
-def test_any_split_matches_unsplit_and_reference(content: str, data: st.DataObject) -> None:
+def test_any_split_matches_the_reference(content: str, data: st.DataObject) -> None:
     pieces = data.draw(splits(content))
     assert "".join(pieces) == content
-    whole = run([content])
-    assert whole == expected_split(content)
-    assert run(pieces) == whole
+    assert run([content]) == expected_split([content])
+    assert run(pieces) == expected_split(pieces)
 
 
 @settings(max_examples=200, deadline=None)
@@ -79,4 +94,30 @@ def test_think_block_is_split_off(lead: str, reasoning: str, gap: str, text: str
 @settings(max_examples=100, deadline=None)
 @given(content=CONTENT, data=st.data())
 def test_disabled_passes_everything_through(content: str, data: st.DataObject) -> None:
-    assert run(data.draw(splits(content)), enabled=False) == ("", content)
+    assert run(data.draw(splits(content)), mode=False) == ("", content)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    lead=st.sampled_from(["", " ", "\n", "\n\n"]),
+    opened=st.booleans(),
+    reasoning=CONTENT.filter(lambda s: CLOSE not in s and not s.lstrip().startswith(("<", OPEN))),
+    gap=st.sampled_from(["", "\n", "\n\n", " "]),
+    text=CONTENT,
+    data=st.data(),
+)
+def test_implicit_mode_starts_inside_the_block(lead: str, opened: bool, reasoning: str, gap: str, text: str,
+                                                data: st.DataObject) -> None:
+    """R1-distill style: the `<think>` was in the prompt; one the model repeats anyway is dropped."""
+    content = f"{lead}{OPEN if opened else ''}{reasoning}{CLOSE}{gap}{text}"
+    expected = reasoning if opened else reasoning.lstrip()  # as in a leading block: kept as is after <think>
+    assert run(data.draw(splits(content)), mode="implicit") == (expected, text.lstrip())
+
+
+def test_a_whole_answer_that_closes_an_unopened_block_is_split_and_says_so() -> None:
+    splitter = ThinkSplitter()
+    assert splitter.feed("Let me see. 2+2=4.</think>\n\nIt is 4.") == ("Let me see. 2+2=4.", "It is 4.")
+    assert splitter.closing_tag_only
+    plain = ThinkSplitter()
+    assert plain.feed("Use <think> then </think> tags.") == ("", "Use <think> then </think> tags.")
+    assert not plain.closing_tag_only

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from functools import partial
 
 from ..errors import InvalidRequest
@@ -29,6 +30,9 @@ class ResponsesService:
         self.items = items
         self.new_id = new_id
         self.clock = clock
+        # Models seen answering `reasoning...</think>answer` (their chat template opens the block in the
+        # prompt): their streams are split from the start from then on.
+        self.closing_think_models: set[str] = set()
 
     def create(self, request: Mapping[str, object], request_id: str = "-") -> Run:
         """Start answering `request` (a parsed create body). Raises `InvalidRequest` for a request the
@@ -40,12 +44,16 @@ class ResponsesService:
                                unseal=self.vault.open)
         for d in dropped + down.dropped:
             log.warning("request %s: dropped %s (%s)", request_id, d.param, d.reason)
-        machine = StreamTranslator(request, model=down.chat["model"], new_id=self.new_id, clock=self.clock,
+        model = down.chat["model"]
+        if opts.think_tags is True and model in self.closing_think_models:
+            opts = replace(opts, think_tags="implicit")
+        machine = StreamTranslator(request, model=model, new_id=self.new_id, clock=self.clock,
                                    options=opts, seal=self.vault.seal, store=False)
         streaming = bool(down.chat.get("stream"))
         produce = stream_via_chat if streaming else answer_via_chat
         return Run(partial(produce, machine=machine, upstream=self.upstream, chat=down.chat,
-                           finished=partial(self._remember, request), request_id=request_id), streaming=streaming)
+                           finished=partial(self._finished, request, machine), request_id=request_id),
+                   streaming=streaming)
 
     def _policy(self, request: Mapping[str, object]) -> list[Dropped]:
         """This bridge's limits, and what it does with the fields about server-side state: it keeps none yet."""
@@ -74,10 +82,16 @@ class ResponsesService:
             return [Dropped("store", reason)]
         return []
 
-    def _remember(self, request: Mapping[str, object], response: Response) -> None:
-        """Output items stay resolvable by `item_reference` unless the client said `store: false`."""
+    def _finished(self, request: Mapping[str, object], machine: StreamTranslator, response: Response) -> None:
+        """Output items stay resolvable by `item_reference` unless the client said `store: false`; a model
+        that closed a think block it never opened is remembered."""
         if request.get("store") is not False:
             self.items.put(response["output"])
+        model = response["model"]
+        if machine.closing_think_only and model not in self.closing_think_models:
+            self.closing_think_models.add(model)
+            log.info("model %s answers 'reasoning...</think>answer' (its chat template opens the think block): "
+                     "its next streams are split into reasoning and text from the start", model)
 
 
 def _count_tools(tools: object) -> int:

@@ -9,6 +9,9 @@ Role = Literal["system", "developer"]
 MaxTokensField = Literal["max_tokens", "max_completion_tokens"]
 # "" drops earlier reasoning; the others name the assistant-message field it goes back in.
 ReasoningBack = Literal["", "reasoning_content", "reasoning"]
+# True: a leading `<think>...</think>` block in content is reasoning; "implicit": the content starts inside
+# such a block, whose `<think>` the chat template put in the prompt (R1-distill style); False: no tags.
+ThinkTags = bool | Literal["implicit"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,8 +27,8 @@ class Options:
     # Join consecutive system messages into one (Codex sends two developer messages; many chat templates
     # accept a single leading system message only).
     merge_system: bool = True
-    # Read a leading `<think>...</think>` in content as reasoning.
-    think_tags: bool = True
+    # Read think tags in content as reasoning (see `ThinkTags`).
+    think_tags: ThinkTags = True
     # Send earlier reasoning back on the assistant message it preceded, under this chat field
     # (`reasoning_content` for DeepSeek/Kimi/GLM-style servers); "" drops it, which most templates want.
     reasoning_back: ReasoningBack = ""
@@ -38,7 +41,8 @@ class Options:
         # a value outside them (`reasoning_back="content"` would overwrite the assistant's text) stops here.
         for name, allowed in (("instructions_role", get_args(Role)), ("developer_role", get_args(Role)),
                               ("max_tokens_field", get_args(MaxTokensField)),
-                              ("reasoning_back", get_args(ReasoningBack))):
+                              ("reasoning_back", get_args(ReasoningBack)),
+                              ("think_tags", (True, False, "implicit"))):
             value = getattr(self, name)
             if value not in allowed:
                 raise ValueError(f"Options.{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")

@@ -40,7 +40,7 @@ from ...wire.responses import (
 )
 from .envelope import envelope, obj, usage_up
 from .options import Options
-from .think import ThinkSplitter
+from .think import CLOSE, ThinkSplitter
 
 NewId = Callable[[str], str]
 Clock = Callable[[], int]
@@ -100,6 +100,7 @@ class StreamTranslator:
         self._open_calls: list[_Call] = []
         self._finish_reason: str | None = None
         self._answered = False
+        self._text_closed_think = False
         self._usage: object = None
         self.done = False
 
@@ -109,6 +110,13 @@ class StreamTranslator:
     def finish_reason(self) -> str | None:
         """The upstream's `finish_reason`, once a chunk carried one."""
         return self._finish_reason
+
+    @property
+    def closing_think_only(self) -> bool:
+        """The content closed a think block it never opened (`reasoning...</think>answer`, the `<think>` being
+        in the chat template's prompt): split at once when the first content showed it, else left in the
+        text. Either way, that model's next answers can be read with `think_tags="implicit"`."""
+        return self._think.closing_tag_only or self._text_closed_think
 
     @property
     def answered(self) -> bool:
@@ -376,6 +384,8 @@ class StreamTranslator:
         item_id = m.item["id"]
         part = m.item["content"][m.content_index]
         if part["type"] == "output_text":
+            if CLOSE in text and self._opts.think_tags is True:
+                self._text_closed_think = True
             part["text"] = text
             part["logprobs"] = m.logprobs
             m.logprobs = []
