@@ -38,6 +38,7 @@ from openai_bridge.server.app import create_app
 from openai_bridge.settings import Settings
 from openai_bridge.testing import FakeUpstream, Json, sse
 from openai_bridge.translate import Options, to_chat_request
+from tests.support import conformance
 
 CASES = Path(__file__).resolve().parent / "cases"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
@@ -122,6 +123,7 @@ def no_null_status(obj: Any, where: str = "") -> None:
 
 def check_response(response: dict[str, Any]) -> None:
     Response.model_validate(response)
+    assert conformance.response_problems(response) == []
     no_null_status(response)
     usage = response["usage"]
     if usage is not None:  # peers' fault: usage with chat names
@@ -134,6 +136,7 @@ def check_invariants(events: list[dict[str, Any]]) -> None:
     """WIRE.md's stream grammar."""
     for event in events:
         EVENT.validate_python(event)
+        assert conformance.event_problems(event) == []
         no_null_status(event)
     assert [e["sequence_number"] for e in events] == list(range(len(events)))
     assert [e["type"] for e in events][:2] == ["response.created", "response.in_progress"]

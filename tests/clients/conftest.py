@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from openai_bridge.settings import Settings, Timeouts
 from openai_bridge.testing import ScriptedUpstream, running_bridge
+from tests.support.conformance import Recorder as Conformance
 
 TIMEOUTS = Timeouts(connect=2.0, first_byte=5.0, idle=5.0)
 
@@ -69,7 +70,7 @@ def upstream(scripted_server: ScriptedUpstream, recorder: Recorder) -> ScriptedU
 
 
 @pytest.fixture(scope="session")
-def bridge_url(scripted_server: ScriptedUpstream, recorder: Recorder) -> Iterator[str]:
+def bridge_url(scripted_server: ScriptedUpstream, recorder: Recorder, conformance: Conformance) -> Iterator[str]:
     config = Settings(upstream=scripted_server.base_url, default_model="m", keepalive=1.0, timeouts=TIMEOUTS)
-    with running_bridge(config, wrap=recorder.wrap) as url:
+    with running_bridge(config, wrap=lambda app: conformance.wrap(app, recorder.wrap)) as url:
         yield url

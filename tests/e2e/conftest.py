@@ -13,6 +13,7 @@ from openai import OpenAI
 
 from openai_bridge.settings import Settings, Timeouts
 from openai_bridge.testing import ScriptedUpstream, running_bridge
+from tests.support.conformance import Recorder
 
 KEEPALIVE = 0.2
 TIMEOUTS = Timeouts(connect=2.0, first_byte=1.0, idle=0.6)
@@ -31,9 +32,9 @@ def upstream(scripted_server: ScriptedUpstream) -> ScriptedUpstream:
 
 
 @pytest.fixture(scope="session")
-def bridge_url(scripted_server: ScriptedUpstream) -> Iterator[str]:
+def bridge_url(scripted_server: ScriptedUpstream, conformance: Recorder) -> Iterator[str]:
     config = Settings(upstream=scripted_server.base_url, default_model="m", keepalive=KEEPALIVE, timeouts=TIMEOUTS)
-    with running_bridge(config) as url:
+    with running_bridge(config, wrap=conformance.wrap) as url:
         yield url
 
 

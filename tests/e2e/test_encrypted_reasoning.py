@@ -9,6 +9,7 @@ from openai_bridge.settings import Settings, Timeouts
 from openai_bridge.testing import ScriptedUpstream, running_bridge
 from openai_bridge.testing import scripted as s
 from openai_bridge.translate import Options
+from tests.support.conformance import Recorder
 
 INCLUDE = ["reasoning.encrypted_content"]
 
@@ -21,11 +22,11 @@ def _reasoning_item(response: dict) -> dict:
     return next(item for item in response["output"] if item["type"] == "reasoning")
 
 
-def test_sealed_reasoning_round_trip_is_sent_back_as_reasoning_content():
+def test_sealed_reasoning_round_trip_is_sent_back_as_reasoning_content(conformance: Recorder):
     with ScriptedUpstream() as up:
         config = Settings(upstream=up.base_url, default_model="m",
                         translate=Options(reasoning_back="reasoning_content"), timeouts=Timeouts(first_byte=5))
-        with running_bridge(config) as url:
+        with running_bridge(config, wrap=conformance.wrap) as url:
             up.push(s.answer("4", reasoning_content="two plus two is four"))
             first = httpx.post(url + "/v1/responses", json={"input": "2+2?", "store": False, "include": INCLUDE}).json()
             item = _reasoning_item(first)

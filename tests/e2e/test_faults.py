@@ -16,6 +16,7 @@ from openai import OpenAI
 from openai_bridge.settings import Settings
 from openai_bridge.testing import ScriptedUpstream, free_port, running_bridge
 from openai_bridge.testing import scripted as s
+from tests.support.conformance import Recorder
 
 from .conftest import KEEPALIVE, TIMEOUTS
 
@@ -140,19 +141,21 @@ def test_upstream_429_passes_through(client: OpenAI, upstream: ScriptedUpstream)
 
 
 @pytest.mark.parametrize("stream", [False, True])
-def test_unreachable_upstream_is_502(stream: bool):
+def test_unreachable_upstream_is_502(stream: bool, conformance: Recorder):
     config = Settings(upstream=f"http://127.0.0.1:{free_port()}/v1", default_model="m", keepalive=KEEPALIVE,
                     timeouts=TIMEOUTS)
-    with running_bridge(config) as url, OpenAI(base_url=url + "/v1", api_key="x", max_retries=0) as client:
+    with running_bridge(config, wrap=conformance.wrap) as url, \
+            OpenAI(base_url=url + "/v1", api_key="x", max_retries=0) as client:
         with pytest.raises(openai.APIStatusError) as info:
             client.responses.create(model="m", input="Hi", stream=stream)
         assert info.value.status_code == 502
         assert isinstance(info.value.body, dict) and info.value.body.get("code") == "upstream_unreachable"
 
 
-def test_upstream_api_key_is_sent(upstream: ScriptedUpstream):
+def test_upstream_api_key_is_sent(upstream: ScriptedUpstream, conformance: Recorder):
     config = Settings(upstream=upstream.base_url, api_key="sk-upstream", default_model="m")
-    with running_bridge(config) as url, OpenAI(base_url=url, api_key="client-key", max_retries=0) as client:
+    with running_bridge(config, wrap=conformance.wrap) as url, \
+            OpenAI(base_url=url, api_key="client-key", max_retries=0) as client:
         client.responses.create(input="Hi")
     assert upstream.last.headers["authorization"] == "Bearer sk-upstream"
 
@@ -296,11 +299,11 @@ SECRET = "sk-proj-BRIDGESECRET987654321"
 
 @pytest.mark.parametrize("stream", [False, True])
 def test_upstream_rejecting_the_bridges_key_is_a_502_that_never_shows_the_key(
-        upstream: ScriptedUpstream, stream: bool, caplog: pytest.LogCaptureFixture):
+        upstream: ScriptedUpstream, stream: bool, caplog: pytest.LogCaptureFixture, conformance: Recorder):
     upstream.push(s.json({"error": {"message": f"Incorrect API key provided: {SECRET}.", "code": "invalid_api_key"}},
                          status=401))
     config = Settings(upstream=upstream.base_url, api_key=SECRET, default_model="m")
-    with caplog.at_level(logging.INFO), running_bridge(config) as url:
+    with caplog.at_level(logging.INFO), running_bridge(config, wrap=conformance.wrap) as url:
         resp = httpx.post(url + "/v1/responses", json={"input": "Hi", "stream": stream}, timeout=10)
     err = assert_openai_error(resp, 502)
     assert err["code"] == "upstream_auth_failed"

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from openai_bridge.settings import Settings
 from openai_bridge.testing import running_bridge
+from tests.support.conformance import Recorder
 from tests.support.llamacpp import llamacpp_server
 
 pytestmark = pytest.mark.slow
@@ -28,8 +29,8 @@ def llama() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def llama_bridge(llama: str) -> Iterator[str]:
-    with running_bridge(Settings(upstream=llama, default_model=MODEL)) as base:
+def llama_bridge(llama: str, conformance: Recorder) -> Iterator[str]:
+    with running_bridge(Settings(upstream=llama, default_model=MODEL), wrap=conformance.wrap) as base:
         yield base
 
 

@@ -16,10 +16,11 @@ BODY = {"model": "m", "input": "hi", "tools": [{"type": "web_search"}], "text": 
 
 
 @pytest.mark.parametrize(("strict", "status"), [(True, 400), (False, 200)])
-def test_unhonoured_field(strict, status, caplog):
+def test_unhonoured_field(strict, status, caplog, conformance):
     caplog.set_level(logging.WARNING, logger="openai_bridge")
     with ScriptedUpstream(s.answer("ok")) as up, \
-            running_bridge(Settings(upstream=up.base_url, translate=Options(strict=strict))) as url:
+            running_bridge(Settings(upstream=up.base_url, translate=Options(strict=strict)),
+                           wrap=conformance.wrap) as url:
         r = httpx.post(url + "/v1/responses", json=BODY)
         assert r.status_code == status, r.text
         if strict:

@@ -20,6 +20,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from openai_bridge.ids import SequentialIds
 from openai_bridge.translate import StreamTranslator, to_response
+from tests.support import conformance
 
 JSON = dict[str, Any]
 CLOCK = 1700000000
@@ -229,6 +230,7 @@ def stream(chunk_list: list[JSON]) -> tuple[list[JSON], JSON]:
     rec(m.finish())
     assert m.feed(chunk_list[0]) == [] and m.finish() == [] and m.fail("server_error", "x") == []
     rec.check_unchanged()
+    assert [p for e in rec.events for p in conformance.event_problems(e)] == []
     return rec.events, m.response
 
 

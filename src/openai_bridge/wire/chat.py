@@ -196,6 +196,8 @@ class ChatRequest(TypedDict):
     max_completion_tokens: NotRequired[int]
     temperature: NotRequired[float]
     top_p: NotRequired[float]
+    presence_penalty: NotRequired[float]
+    frequency_penalty: NotRequired[float]
     user: NotRequired[str]
     logprobs: NotRequired[bool]
     top_logprobs: NotRequired[int]

@@ -334,6 +334,8 @@ class ResponsesRequest(TypedDict, total=False):
     max_tool_calls: int | None
     temperature: float | None
     top_p: float | None
+    presence_penalty: float | None
+    frequency_penalty: float | None
     top_logprobs: int | None
     # The bridge honours "message.output_text.logprobs" and "reasoning.encrypted_content".
     include: list[str] | None

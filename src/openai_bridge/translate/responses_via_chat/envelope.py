@@ -22,6 +22,7 @@ from ...wire.responses import (
     ResponseInputItem,
     ResponseUsage,
     TextFormat,
+    Tool,
     ToolChoice,
     ToolChoiceMode,
     Verbosity,
@@ -69,11 +70,11 @@ def envelope(
         "temperature": _number(request.get("temperature"), 1.0),
         "text": {"format": _text_format(text.get("format")), "verbosity": _verbosity(text.get("verbosity"))},
         "tool_choice": _tool_choice(request.get("tool_choice")),
-        "tools": tools if isinstance(tools, list) else [],
+        "tools": [_tool(t) for t in tools if isinstance(t, dict)] if isinstance(tools, list) else [],
         "top_logprobs": _int(request.get("top_logprobs")),
         "top_p": _number(request.get("top_p"), 1.0),
-        "presence_penalty": 0.0,
-        "frequency_penalty": 0.0,
+        "presence_penalty": _number(request.get("presence_penalty"), 0.0),
+        "frequency_penalty": _number(request.get("frequency_penalty"), 0.0),
         "truncation": "auto" if request.get("truncation") == "auto" else "disabled",
         "usage": None,
         "user": _str_or_none(request.get("user")),
@@ -143,6 +144,18 @@ def _metadata(value: object) -> dict[str, str]:
 
 def _text_format(value: object) -> TextFormat | dict[str, object]:
     return value if isinstance(value, dict) and value else {"type": "text"}
+
+
+def _tool(value: dict[str, object]) -> Tool:
+    """A tool as OpenAI echoes it: a function tool's `strict` is a boolean, true unless the client said false
+    (the Responses API's default), also for the functions of a namespace. Other tools are echoed as sent."""
+    kind = value.get("type")
+    if kind == "function":
+        return {**value, "strict": value.get("strict") is not False}
+    inner = value.get("tools")
+    if kind == "namespace" and isinstance(inner, list):
+        return {**value, "tools": [_tool(t) for t in inner if isinstance(t, dict)]}
+    return value
 
 
 def _tool_choice(value: object) -> ToolChoice:

@@ -45,7 +45,8 @@ from .options import Options, Role
 _BRIDGE_FIELDS = frozenset(
     {
         "input", "instructions", "model", "stream", "stream_options", "tools", "tool_choice", "text",
-        "reasoning", "max_output_tokens", "temperature", "top_p", "top_logprobs", "parallel_tool_calls",
+        "reasoning", "max_output_tokens", "temperature", "top_p", "presence_penalty", "frequency_penalty",
+        "top_logprobs", "parallel_tool_calls",
         "user", "metadata", "store", "include", "truncation", "background", "previous_response_id",
         "conversation", "safety_identifier", "prompt_cache_key", "service_tier", "max_tool_calls",
         "prompt_cache_retention", "client_metadata",
@@ -159,7 +160,7 @@ def to_chat_request(
             raise InvalidRequest("'max_output_tokens' must be a positive integer.", param="max_output_tokens")
         chat[opts.max_tokens_field] = max_out
 
-    for number in ("temperature", "top_p"):
+    for number in ("temperature", "top_p", "presence_penalty", "frequency_penalty"):
         value = request.get(number)
         if value is not None:
             if not isinstance(value, int | float) or isinstance(value, bool):
