@@ -92,27 +92,46 @@ def test_a_body_over_the_limit_is_413_invalid_request_error():
     assert err["type"] == "invalid_request_error" and "1 MB" in err["message"]
 
 
+def unfinished_post(url: str, head: bytes, parts: list[bytes]) -> tuple[bytes, float]:
+    """Send a request's head and some of its body, never the end; the answer, and how long it took after
+    the last part went out."""
+    where = urlsplit(url)
+    with socket.create_connection((where.hostname, where.port), timeout=10) as sock:
+        sock.sendall(b"POST /v1/responses HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" + head
+                     + b"\r\n")
+        for part in parts:
+            sock.sendall(part)
+        started = time.monotonic()
+        answer = b""
+        while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+            data = sock.recv(65536)
+            if not data:
+                break
+            answer += data
+    return answer, time.monotonic() - started
+
+
+def assert_413(answer: bytes) -> None:
+    assert answer.startswith(b"HTTP/1.1 413")
+    error = orjson.loads(answer[answer.index(b"{"):answer.rindex(b"}") + 1])["error"]
+    assert error["code"] == "payload_too_large" and error["type"] == "invalid_request_error"
+
+
+def test_a_declared_length_over_the_limit_is_refused_before_reading_the_body():
+    with running_bridge(Settings(default_model="m", limits=LIMITS), upstream=FakeUpstream()) as url:
+        answer, _ = unfinished_post(url, b"Content-Length: 100000000\r\n", [b"{"])
+        assert_413(answer)
+        assert httpx.get(url + "/healthz").status_code == 200  # still serving
+
+
 def test_a_chunked_body_over_the_limit_is_refused_while_it_is_read():
     """No Content-Length: the answer comes as soon as the limit is passed, before the client has finished."""
+    piece = b"a" * (256 * 1024)
+    chunk = b"%x\r\n%b\r\n" % (len(piece), piece)
     with running_bridge(Settings(default_model="m", limits=LIMITS), upstream=FakeUpstream()) as url:
-        where = urlsplit(url)
-        with socket.create_connection((where.hostname, where.port), timeout=10) as sock:
-            sock.sendall(b"POST /v1/responses HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                         b"Transfer-Encoding: chunked\r\n\r\n")
-            piece = b"a" * (256 * 1024)
-            for _ in range(6):  # 1.5 MB, and the body never ends
-                sock.sendall(b"%x\r\n%b\r\n" % (len(piece), piece))
-            started = time.monotonic()
-            answer = b""
-            while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
-                data = sock.recv(65536)
-                if not data:
-                    break
-                answer += data
-            assert time.monotonic() - started < 5
-        assert answer.startswith(b"HTTP/1.1 413")
-        body = answer[answer.index(b"{"):answer.rindex(b"}") + 1]
-        assert orjson.loads(body)["error"]["code"] == "payload_too_large"
+        answer, waited = unfinished_post(url, b"Transfer-Encoding: chunked\r\n", [chunk] * 6)  # 1.5 MB, no end
+        assert waited < 5
+        assert_413(answer)
         assert httpx.get(url + "/healthz").status_code == 200
 
 
