@@ -20,13 +20,17 @@ TIMEOUTS = Timeouts(connect=2.0, first_byte=5.0, idle=5.0)
 
 
 class Recorder:
-    """ASGI middleware keeping the JSON body of every `POST .../responses` the bridge receives."""
+    """ASGI middleware keeping the JSON body of every `POST .../responses` the bridge receives (`bodies`), and
+    the path of every WebSocket upgrade it is asked for (`upgrades`)."""
 
     def __init__(self) -> None:
         self.bodies: list[dict[str, Any]] = []
+        self.upgrades: list[str] = []
 
     def wrap(self, app: ASGIApp) -> ASGIApp:
         async def recording(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] == "websocket":
+                self.upgrades.append(scope["path"])
             if scope["type"] != "http" or scope["method"] != "POST" or not scope["path"].endswith("/responses"):
                 await app(scope, receive, send)
                 return
@@ -65,6 +69,7 @@ def recorder() -> Recorder:
 def upstream(scripted_server: ScriptedUpstream, recorder: Recorder) -> ScriptedUpstream:
     scripted_server.reset()
     recorder.bodies.clear()
+    recorder.upgrades.clear()
     return scripted_server
 
 

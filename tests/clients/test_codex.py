@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,13 +48,31 @@ class Run:
     stderr: str
     last_message: str
     workdir: Path
+    seconds: float  # wall time of `codex exec`, start to exit
+
+
+# The bridge provider's settings; a test may override or add some (`provider=`).
+PROVIDER: dict[str, str | int | bool] = {
+    "name": "bridge",
+    "wire_api": "responses",
+    "env_key": "BRIDGE_API_KEY",
+    "request_max_retries": 0,
+    "stream_max_retries": 0,
+}
+
+
+def toml_value(value: str | int | bool) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value)  # a TOML basic string or integer alike
 
 
 def run_codex(codex: Path, bridge_url: str, tmp_path: Path, prompt: str, *, model: str = FALLBACK_MODEL,
-              bypass: bool = False) -> Run:
+              bypass: bool = False, provider: dict[str, str | int | bool] | None = None) -> Run:
     home, workdir = tmp_path / "codex-home", tmp_path / "work"
     home.mkdir()
     workdir.mkdir()
+    settings = {**PROVIDER, "base_url": f"{bridge_url}/v1", **(provider or {})}
     (home / "config.toml").write_text(
         f'model = "{model}"\n'
         'model_provider = "bridge"\n'
@@ -62,12 +81,7 @@ def run_codex(codex: Path, bridge_url: str, tmp_path: Path, prompt: str, *, mode
         "[analytics]\nenabled = false\n"
         "[features]\nplugins = false\napps = false\n"
         "[model_providers.bridge]\n"
-        'name = "bridge"\n'
-        f'base_url = "{bridge_url}/v1"\n'
-        'wire_api = "responses"\n'
-        'env_key = "BRIDGE_API_KEY"\n'
-        "request_max_retries = 0\n"
-        "stream_max_retries = 0\n"
+        + "".join(f"{key} = {toml_value(value)}\n" for key, value in settings.items())
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_") and "proxy" not in k.lower()}
     dead = "http://127.0.0.1:9"  # nothing listens there: any request that is not for the bridge fails
@@ -78,9 +92,12 @@ def run_codex(codex: Path, bridge_url: str, tmp_path: Path, prompt: str, *, mode
             "--output-last-message", str(last)]
     if bypass:
         argv.append("--dangerously-bypass-approvals-and-sandbox")
+    started = time.monotonic()
     done = subprocess.run([*argv, prompt], stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env,
                           timeout=TIMEOUT)
-    return Run(done.returncode, done.stdout, done.stderr, last.read_text() if last.exists() else "", workdir)
+    seconds = time.monotonic() - started
+    return Run(done.returncode, done.stdout, done.stderr, last.read_text() if last.exists() else "", workdir,
+               seconds)
 
 
 def ok(run: Run) -> Run:
@@ -118,6 +135,27 @@ def test_plain_prompt(codex: Path, bridge_url: str, upstream: ScriptedUpstream, 
     assert chat.body["model"] == FALLBACK_MODEL and chat.body["stream"] is True
     assert chat.body["messages"][0]["role"] == "system"  # developer -> system (BRIDGE_DEVELOPER_ROLE)
     assert chat.body["messages"][-1] == {"role": "user", "content": "Say hello."}
+
+
+# --------------------------------------------------------------------------- WebSocket transport
+
+
+def test_websocket_provider_falls_back_to_http_at_once(codex: Path, bridge_url: str, upstream: ScriptedUpstream,
+                                                      recorder: Recorder, tmp_path: Path):
+    """`supports_websockets = true` makes Codex open a WebSocket on /v1/responses first. The bridge answers 426,
+    on which Codex goes over to HTTP at once and stays there. Any other refusal costs seconds: Codex retries
+    the socket `stream_max_retries` times with backoff (5, its default: 7 upgrades and about 6.5 s on the 403
+    the bridge used to answer)."""
+    upstream.push(s.answer("Hello over HTTP."))
+
+    run = ok(run_codex(codex, bridge_url, tmp_path, "Say hello.",
+                       provider={"supports_websockets": True, "stream_max_retries": 5}))
+
+    assert run.last_message.strip() == "Hello over HTTP."
+    assert recorder.upgrades == ["/v1/responses"]  # one try, no retry
+    assert len(recorder.bodies) == 1 and len(upstream.chat_requests) == 1
+    assert run.seconds < 3.0, f"codex exec took {run.seconds:.1f} s"
+    assert "Reconnecting" not in run.stderr and "Falling back" not in run.stderr, run.stderr[-2000:]
 
 
 # --------------------------------------------------------------------------- tools
