@@ -20,6 +20,10 @@ import uvicorn
 
 from .settings import Settings
 
+# uvicorn's WebSocket implementation, named rather than "auto": without one, an upgrade would reach the app as
+# a plain GET (405) instead of the WebSocket route that answers it (426), so a missing library fails the start instead.
+WEBSOCKETS = "websockets-sansio"
+
 
 def serve(settings: Settings) -> None:
     """One worker: its own listening socket (SO_REUSEPORT, so that N workers share the port and the kernel
@@ -28,7 +32,7 @@ def serve(settings: Settings) -> None:
 
     sock = listen(settings.host, settings.port, shared=settings.workers > 1)
     config = uvicorn.Config(create_app(settings), log_level=settings.log_level, access_log=False, lifespan="on",
-                            loop="uvloop", http="httptools", timeout_graceful_shutdown=10)
+                            loop="uvloop", http="httptools", ws=WEBSOCKETS, timeout_graceful_shutdown=10)
     gc.freeze()  # what start-up built lives as long as the process: keep it out of every collection
     gc.enable()
     uvicorn.Server(config).run(sockets=[sock])

@@ -10,6 +10,9 @@ What Codex 0.169.0 sends depends on the model name: a model of its own catalog (
 freeform `custom` tool `apply_patch`, `tool_search`, `web_search` and `text.verbosity`; any other name
 (fallback metadata: `gpt-5-codex`, `qwen3-coder`, ...) gets function tools, the `multi_agent_v1`
 namespace and `web_search`. The shell tool is the function `exec_command` with `{"cmd": "..."}`.
+MCP servers' tools (`[mcp_servers.<name>]`) come as a namespace `mcp__<name>` in `tools` for a fallback
+model; for a catalog model they are deferred behind `tool_search` (`execution: client`) and sent only in the
+`tool_search_output` of a search the model made.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import json
 import os
 import shutil
 import subprocess
+import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,13 +52,32 @@ class Run:
     stderr: str
     last_message: str
     workdir: Path
+    seconds: float  # wall time of `codex exec`, start to exit
+
+
+# The bridge provider's settings; a test may override or add some (`provider=`).
+PROVIDER: dict[str, str | int | bool] = {
+    "name": "bridge",
+    "wire_api": "responses",
+    "env_key": "BRIDGE_API_KEY",
+    "request_max_retries": 0,
+    "stream_max_retries": 0,
+}
+
+
+def toml_value(value: str | int | bool) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value)  # a TOML basic string or integer alike
 
 
 def run_codex(codex: Path, bridge_url: str, tmp_path: Path, prompt: str, *, model: str = FALLBACK_MODEL,
-              bypass: bool = False) -> Run:
+              bypass: bool = False, provider: dict[str, str | int | bool] | None = None,
+              extra_config: str = "") -> Run:
     home, workdir = tmp_path / "codex-home", tmp_path / "work"
     home.mkdir()
     workdir.mkdir()
+    settings = {**PROVIDER, "base_url": f"{bridge_url}/v1", **(provider or {})}
     (home / "config.toml").write_text(
         f'model = "{model}"\n'
         'model_provider = "bridge"\n'
@@ -62,12 +86,8 @@ def run_codex(codex: Path, bridge_url: str, tmp_path: Path, prompt: str, *, mode
         "[analytics]\nenabled = false\n"
         "[features]\nplugins = false\napps = false\n"
         "[model_providers.bridge]\n"
-        'name = "bridge"\n'
-        f'base_url = "{bridge_url}/v1"\n'
-        'wire_api = "responses"\n'
-        'env_key = "BRIDGE_API_KEY"\n'
-        "request_max_retries = 0\n"
-        "stream_max_retries = 0\n"
+        + "".join(f"{key} = {toml_value(value)}\n" for key, value in settings.items())
+        + extra_config
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_") and "proxy" not in k.lower()}
     dead = "http://127.0.0.1:9"  # nothing listens there: any request that is not for the bridge fails
@@ -78,9 +98,12 @@ def run_codex(codex: Path, bridge_url: str, tmp_path: Path, prompt: str, *, mode
             "--output-last-message", str(last)]
     if bypass:
         argv.append("--dangerously-bypass-approvals-and-sandbox")
+    started = time.monotonic()
     done = subprocess.run([*argv, prompt], stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env,
                           timeout=TIMEOUT)
-    return Run(done.returncode, done.stdout, done.stderr, last.read_text() if last.exists() else "", workdir)
+    seconds = time.monotonic() - started
+    return Run(done.returncode, done.stdout, done.stderr, last.read_text() if last.exists() else "", workdir,
+               seconds)
 
 
 def ok(run: Run) -> Run:
@@ -94,6 +117,28 @@ def tool_types(body: dict) -> list[str]:
 
 def call(call_id: str, name: str, arguments: dict) -> dict:
     return {"id": call_id, "name": name, "arguments": json.dumps(arguments)}
+
+
+def responses_stream(model: str, items: list[dict]) -> bytes:
+    """The SSE bytes of a completed Responses stream whose output is `items` (for `recorder.answers`)."""
+    response = {"id": "resp_canned", "object": "response", "created_at": 0, "status": "in_progress", "model": model,
+                "output": []}
+    events: list[dict] = [{"type": "response.created", "response": response}]
+    for i, item in enumerate(items):
+        events += [{"type": "response.output_item.added", "output_index": i, "item": item},
+                   {"type": "response.output_item.done", "output_index": i, "item": item}]
+    usage = {"input_tokens": 1, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": 1,
+             "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 2}
+    events.append({"type": "response.completed",
+                   "response": {**response, "status": "completed", "output": items, "usage": usage}})
+    return b"".join(f"event: {e['type']}\ndata: {json.dumps({**e, 'sequence_number': n})}\n\n".encode()
+                    for n, e in enumerate(events))
+
+
+def mcp_server(name: str = "weather") -> str:
+    """Config for Codex to start tests/clients/mcp_weather.py as the MCP server `name`."""
+    script = Path(__file__).with_name("mcp_weather.py")
+    return f"[mcp_servers.{name}]\ncommand = {json.dumps(sys.executable)}\nargs = [{json.dumps(str(script))}]\n"
 
 
 # --------------------------------------------------------------------------- a plain prompt
@@ -118,6 +163,27 @@ def test_plain_prompt(codex: Path, bridge_url: str, upstream: ScriptedUpstream, 
     assert chat.body["model"] == FALLBACK_MODEL and chat.body["stream"] is True
     assert chat.body["messages"][0]["role"] == "system"  # developer -> system (BRIDGE_DEVELOPER_ROLE)
     assert chat.body["messages"][-1] == {"role": "user", "content": "Say hello."}
+
+
+# --------------------------------------------------------------------------- WebSocket transport
+
+
+def test_websocket_provider_falls_back_to_http_at_once(codex: Path, bridge_url: str, upstream: ScriptedUpstream,
+                                                      recorder: Recorder, tmp_path: Path):
+    """`supports_websockets = true` makes Codex open a WebSocket on /v1/responses first. The bridge answers 426,
+    on which Codex goes over to HTTP at once and stays there. Any other refusal costs seconds: Codex retries
+    the socket `stream_max_retries` times with backoff (5, its default: 7 upgrades and about 6.5 s on the 403
+    the bridge used to answer)."""
+    upstream.push(s.answer("Hello over HTTP."))
+
+    run = ok(run_codex(codex, bridge_url, tmp_path, "Say hello.",
+                       provider={"supports_websockets": True, "stream_max_retries": 5}))
+
+    assert run.last_message.strip() == "Hello over HTTP."
+    assert recorder.upgrades == ["/v1/responses"]  # one try, no retry
+    assert len(recorder.bodies) == 1 and len(upstream.chat_requests) == 1
+    assert run.seconds < 3.0, f"codex exec took {run.seconds:.1f} s"
+    assert "Reconnecting" not in run.stderr and "Falling back" not in run.stderr, run.stderr[-2000:]
 
 
 # --------------------------------------------------------------------------- tools
@@ -211,6 +277,54 @@ def test_namespace_tool_call(codex: Path, bridge_url: str, upstream: ScriptedUps
     assert out["call_id"] == "call_ns1"
     tool = next(m for m in second.body["messages"] if m["role"] == "tool")
     assert tool["tool_call_id"] == "call_ns1"
+
+
+def test_deferred_tools_loaded_by_tool_search(codex: Path, bridge_url: str, upstream: ScriptedUpstream,
+                                             recorder: Recorder, tmp_path: Path):
+    """With a model of its catalog, Codex defers MCP tools behind its client-run `tool_search`: they are not in
+    `tools`, only named in a developer message, until the model searches; Codex then carries the search and
+    its result (`tool_search_output`, the tools with `defer_loading: true` in the `mcp__weather` namespace) in
+    every later request. A chat model behind the bridge cannot search (`tool_search` is dropped), so the
+    first turn is played by a canned answer, as a model with tool search would answer; from the second turn
+    on, Codex's real requests go through the bridge: the loaded tools are offered as chat tools, and the chat
+    model's call goes back to Codex with its namespace, which Codex needs to route it to the MCP server."""
+    recorder.answers.append(responses_stream(CATALOG_MODEL, [{
+        "type": "tool_search_call", "id": "tsc_1", "call_id": "call_ts1", "execution": "client",
+        "status": "completed", "arguments": {"query": "weather forecast", "limit": 8}}]))
+    upstream.push(
+        s.answer(None, tool_calls=[call("call_w1", "lookup_weather", {"city": "Paris"})]),
+        s.answer("Sunny in Paris."),
+    )
+
+    run = ok(run_codex(codex, bridge_url, tmp_path, "What is the weather in Paris?", model=CATALOG_MODEL,
+                       bypass=True, extra_config=mcp_server()))
+
+    assert run.last_message.strip() == "Sunny in Paris."
+    first, second, third = recorder.bodies
+    assert not any(t.get("name") == "mcp__weather" for t in first["tools"])  # deferred: not offered up front,
+    developer = [p["text"] for m in first["input"] if m.get("role") == "developer" for p in m["content"]]
+    assert any("Deferred tool namespaces:\n- mcp__weather" in text for text in developer)  # only named
+    assert "tool_search" in tool_types(second)
+    search, loaded = second["input"][-2:]
+    assert (search["type"], loaded["type"]) == ("tool_search_call", "tool_search_output")
+    (namespace,) = loaded["tools"]
+    assert namespace["name"] == "mcp__weather"
+    assert {t["name"] for t in namespace["tools"]} == {"lookup_weather", "convert_currency"}
+    assert all(t["defer_loading"] is True for t in namespace["tools"])
+    # Through the bridge: the loaded tools are ordinary chat tools; the search itself is not sent upstream.
+    chat = upstream.chat_requests[0].body
+    names = [t["function"]["name"] for t in chat["tools"]]
+    assert {"lookup_weather", "convert_currency", "exec_command"} <= set(names)
+    assert "tool_search" not in names and len(names) == len(set(names))
+    assert chat["messages"][-1]["role"] == "user"
+    # The call went back with its namespace, Codex ran it on the MCP server, and sent the output back.
+    (fc,) = [i for i in third["input"] if i.get("type") == "function_call"]
+    assert (fc["call_id"], fc["name"], fc.get("namespace")) == ("call_w1", "lookup_weather", "mcp__weather")
+    (out,) = [i for i in third["input"] if i.get("type") == "function_call_output"]
+    assert "forecast for Paris: sunny, 21 C" in json.dumps(out["output"])
+    tool = upstream.chat_requests[1].body["messages"][-1]
+    assert tool["role"] == "tool" and tool["tool_call_id"] == "call_w1"
+    assert "forecast for Paris: sunny, 21 C" in json.dumps(tool["content"])
 
 
 @pytest.mark.parametrize("model", [CATALOG_MODEL, FALLBACK_MODEL])

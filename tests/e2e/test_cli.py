@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from openai_bridge.testing import free_port
+from tests.e2e.test_websocket import upgrade
 
 
 def start(args, env=None):
@@ -52,6 +53,8 @@ def test_serves_on_port_from_env_and_flags(workers):
             assert r.status_code == 502
             assert r.json()["error"]["code"] == "upstream_unreachable"
             assert f"127.0.0.1:{dead}/v1" in r.json()["error"]["message"]
+            # uvloop + httptools + the named WebSocket implementation: an upgrade is refused with 426 here too
+            assert upgrade(f"http://127.0.0.1:{port}", path).status == 426
     finally:
         stop(proc)
 

@@ -9,7 +9,6 @@ that checks every answer of `/responses` a running bridge sends (JSON, or each e
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -150,9 +149,7 @@ class Recorder:
         self.problems: list[str] = []
         self.checked = 0
 
-    def wrap(self, app: ASGIApp, inner: Callable[[ASGIApp], ASGIApp] | None = None) -> ASGIApp:
-        app = inner(app) if inner is not None else app
-
+    def wrap(self, app: ASGIApp) -> ASGIApp:
         async def checking(scope: Scope, receive: Receive, send: Send) -> None:
             if scope["type"] != "http" or scope["method"] != "POST" or not scope["path"].endswith("/responses"):
                 await app(scope, receive, send)

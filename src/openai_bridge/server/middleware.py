@@ -10,6 +10,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("openai_bridge")
 
+# The message that starts an HTTP answer, per scope type: a WebSocket upgrade is answered over HTTP too,
+# when it is refused with a response (`websocket.http.response`) or accepted (101).
+_STARTS = {"http": ("http.response.start",), "websocket": ("websocket.http.response.start", "websocket.accept")}
+
 
 def request_id_of(scope: Scope) -> str:
     """The id `RequestIdMiddleware` gave this request ("-" outside it)."""
@@ -24,7 +28,8 @@ class RequestIdMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        starts = _STARTS.get(scope["type"])
+        if starts is None:
             await self.app(scope, receive, send)
             return
         request_id = ""
@@ -41,15 +46,17 @@ class RequestIdMiddleware:
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
+            if message["type"] in starts:
+                status = message.get("status", 101)
                 headers = [(k, v) for k, v in message.get("headers", []) if k != b"x-request-id"]
                 headers.append((b"x-request-id", header_value))
                 message = {**message, "headers": headers}
+            elif message["type"] == "websocket.close" and not status:
+                status = 403  # closed before the handshake: the server refuses the upgrade with a 403
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            log.info("%s %s %s %d %.1fms", request_id, scope["method"], scope["path"], status,
+            log.info("%s %s %s %d %.1fms", request_id, scope.get("method", "GET"), scope["path"], status,
                      (time.perf_counter() - started) * 1000)

@@ -16,6 +16,7 @@ from starlette.types import ASGIApp
 
 from ..server.app import create_app
 from ..settings import Settings
+from ..supervisor import WEBSOCKETS
 from ..upstream.base import Upstream
 
 
@@ -42,7 +43,7 @@ def running_bridge(settings: Settings, *, upstream: Upstream | None = None,
     if wrap is not None:
         app = wrap(app)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="on", loop="asyncio"))
+                                           lifespan="on", loop="asyncio", ws=WEBSOCKETS))
     thread = threading.Thread(target=lambda: asyncio.run(server.serve()), name="openai-bridge", daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}"

@@ -212,7 +212,8 @@ class ItemReference(TypedDict):
 
 type ResponseInputItem = (
     ResponseInputMessage | ResponseOutputMessage | ResponseReasoningItemParam | ResponseFunctionToolCallParam
-    | ResponseCustomToolCallParam | FunctionCallOutput | CustomToolCallOutput | ItemReference
+    | ResponseCustomToolCallParam | FunctionCallOutput | CustomToolCallOutput | ItemReference | ToolSearchCall
+    | ToolSearchOutput
 )
 
 
@@ -222,6 +223,8 @@ class FunctionTool(TypedDict):
     description: NotRequired[str | None]
     parameters: NotRequired[dict[str, object] | None]
     strict: NotRequired[bool | None]
+    # Loaded by a tool search rather than shown up front; a chat model is shown it up front.
+    defer_loading: NotRequired[bool | None]
 
 
 class CustomToolTextFormat(TypedDict):
@@ -252,10 +255,41 @@ class NamespaceTool(TypedDict):
     tools: list[FunctionTool | CustomTool]
 
 
+class ToolSearchCall(TypedDict):
+    """A tool search the model made (Codex runs it itself: `execution: client`). Not sent upstream."""
+
+    type: Literal["tool_search_call"]
+    arguments: object
+    call_id: NotRequired[str | None]
+    execution: NotRequired[Literal["server", "client"]]
+    id: NotRequired[str]
+    status: NotRequired[ItemStatus]
+
+
+class ToolSearchOutput(TypedDict):
+    """The tools a tool search loaded; the bridge offers them to the chat model as ordinary tools."""
+
+    type: Literal["tool_search_output"]
+    tools: list[FunctionTool | CustomTool | NamespaceTool]
+    call_id: NotRequired[str | None]
+    execution: NotRequired[Literal["server", "client"]]
+    id: NotRequired[str]
+    status: NotRequired[ItemStatus]
+
+
+class ToolSearchTool(TypedDict):
+    """Tool search over the deferred tools: hosted (`server`, the default) or run by the client (Codex)."""
+
+    type: Literal["tool_search"]
+    execution: NotRequired[Literal["server", "client"] | None]
+    description: NotRequired[str | None]
+    parameters: NotRequired[object]
+
+
 # A built-in tool (`web_search`, `file_search`, `mcp`, ...): a chat upstream cannot run it; the bridge drops
 # it with a warning (or refuses it in strict mode) and echoes it as the client sent it.
 type BuiltinTool = dict[str, object]
-type Tool = FunctionTool | CustomTool | NamespaceTool | BuiltinTool
+type Tool = FunctionTool | CustomTool | NamespaceTool | ToolSearchTool | BuiltinTool
 
 
 class ToolChoiceFunction(TypedDict):

@@ -1,7 +1,7 @@
 """The routes, one module per resource, each declared once; `mount` serves them at `/` and at `/v1`."""
 
 from fastapi import FastAPI
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, APIWebSocketRoute
 
 from . import health, models, responses
 
@@ -15,6 +15,9 @@ def mount(app: FastAPI, prefixes: tuple[str, ...] = ("/v1", "")) -> None:
     for prefix in prefixes:
         for router in RESOURCES:
             for route in router.routes:
+                if isinstance(route, APIWebSocketRoute):
+                    app.add_api_websocket_route(prefix + route.path, route.endpoint, name=route.name)
+                    continue
                 assert isinstance(route, APIRoute)
                 app.add_api_route(prefix + route.path, route.endpoint, methods=sorted(route.methods or ()),
                                   name=route.name, include_in_schema=False)

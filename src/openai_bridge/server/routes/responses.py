@@ -1,13 +1,14 @@
-"""`POST /v1/responses`: a Response object, or its event stream."""
+"""`POST /v1/responses`: a Response object, or its event stream; a WebSocket upgrade there is refused (426)."""
 
 from __future__ import annotations
 
 import logging
 from functools import partial
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, WebSocket
 from fastapi.responses import Response
 
+from ...errors import InvalidRequest
 from ...runs.sinks import write_sse
 from ...service.responses import ResponsesService
 from ..body import read_json
@@ -40,3 +41,23 @@ async def create_response(request: Request) -> Response:
         raise
     return SSEResponse(partial(write_sse, run.log, keepalive=keepalive), on_end=run.cancel,
                        headers={"x-request-id": request_id})
+
+
+# Until the WebSocket mode exists. Codex (`supports_websockets = true` on a provider) tries a socket first and
+# goes over to HTTP at once on a 426 only; on a 403, 404 or 405 it retries the socket with backoff for
+# seconds before it does.
+WEBSOCKET_NOT_SUPPORTED = InvalidRequest(
+    "WebSocket mode is not available on this bridge yet; send the request over HTTP: POST /v1/responses.",
+    code="websocket_not_supported", status=426)
+
+
+@router.websocket("/responses")
+async def responses_socket(websocket: WebSocket) -> None:
+    """Refuse the upgrade before any handshake, with a plain HTTP answer (the ASGI `websocket.http.response`
+    extension, which uvicorn has): 426 and an OpenAI-shaped error body. (uvicorn 0.54's websockets-sansio
+    then logs "ASGI callable returned without completing handshake." although the answer went out whole: its
+    bug, Kludex/uvicorn#3138.)"""
+    if "websocket.http.response" in websocket.scope.get("extensions", {}):
+        await websocket.send_denial_response(json_response(WEBSOCKET_NOT_SUPPORTED.body(), 426))
+    else:  # a server without the extension can only say 403
+        await websocket.close()

@@ -56,11 +56,11 @@ _BRIDGE_FIELDS = frozenset(
 _PASSTHROUGH: tuple[Literal["service_tier", "safety_identifier", "prompt_cache_key", "prompt_cache_retention"], ...] = (
     "service_tier", "safety_identifier", "prompt_cache_key", "prompt_cache_retention",
 )
-# Built-in tools a chat upstream cannot run.
+# Built-in tools a chat upstream cannot run. (`tool_search` is not among them: see `_Builder.tool`.)
 _BUILTIN_TOOLS = (
     "web_search", "web_search_preview", "web_search_2025_08_26", "web_search_preview_2025_03_11",
     "file_search", "code_interpreter", "image_generation", "computer_use", "computer_use_preview",
-    "computer", "mcp", "local_shell", "shell", "apply_patch", "tool_search",
+    "computer", "mcp", "local_shell", "shell", "apply_patch",
 )
 _ROLES = frozenset({"user", "assistant", "system", "developer"})
 _TOOL_CHOICE_MODES: dict[str, ChatToolChoiceMode] = {"auto": "auto", "none": "none", "required": "required"}
@@ -132,12 +132,11 @@ def to_chat_request(
     chat: ChatRequest = {"model": model, "messages": _merge_system(messages) if opts.merge_system else messages}
 
     tools = request.get("tools")
-    if tools is not None:
-        if not isinstance(tools, list):
-            raise InvalidRequest("'tools' must be an array.", param="tools")
-        chat_tools = builder.tools(tools)
-        if chat_tools:
-            chat["tools"] = chat_tools
+    if tools is not None and not isinstance(tools, list):
+        raise InvalidRequest("'tools' must be an array.", param="tools")
+    chat_tools = builder.tools(tools or [])  # with the tools that tool_search_output items in the input loaded
+    if chat_tools:
+        chat["tools"] = chat_tools
     builder.tool_choice(request.get("tool_choice"), chat)
     if "tools" in chat and request.get("parallel_tool_calls") is not None:
         chat["parallel_tool_calls"] = _bool(request, "parallel_tool_calls")
@@ -247,13 +246,14 @@ def _bool(request: Mapping[str, object], name: str) -> bool:
 
 
 class _Builder:
-    __slots__ = ("opts", "dropped", "unseal", "reasoning")
+    __slots__ = ("opts", "dropped", "unseal", "reasoning", "loaded")
 
     def __init__(self, opts: Options, unseal: Callable[[str, str], str] | None) -> None:
         self.opts = opts
         self.dropped: list[Dropped] = []
         self.unseal = unseal
         self.reasoning: list[str] = []  # reasoning items waiting for the assistant message they belong to
+        self.loaded: list[tuple[str, object]] = []  # (param, tool) that tool_search_output items loaded
 
     def drop(self, param: str, reason: str) -> None:
         if self.opts.strict:
@@ -282,6 +282,13 @@ class _Builder:
                 )
             elif kind == "reasoning":
                 self.reasoning_item(item, param)
+            elif kind == "tool_search_call":
+                pass  # the search the model made: what it found is offered directly (tool_search_output)
+            elif kind == "tool_search_output":
+                loaded = item.get("tools")
+                if not isinstance(loaded, list):
+                    raise InvalidRequest(f"'{param}.tools' must be an array.", param=f"{param}.tools")
+                self.loaded += [(f"{param}.tools[{j}]", tool) for j, tool in enumerate(loaded)]
             elif kind == "item_reference":
                 raise InvalidRequest(
                     f"'{param}': item_reference must be resolved to the item it names before translation.",
@@ -419,32 +426,58 @@ class _Builder:
     # ---- tools -------------------------------------------------------------------------------
 
     def tools(self, tools: list[object]) -> list[ChatFunctionTool]:
+        """The request's tools, then the tools that tool_search_output items loaded, as chat tools.
+
+        Deferred tools (`defer_loading: true`, top-level or in a namespace) are offered like any other: a
+        chat model has no tool search to load them with. A loaded tool that is already offered (the same
+        name, from `tools` or an earlier search) is not offered twice."""
         out: list[ChatFunctionTool] = []
         for i, tool in enumerate(tools):
-            p = f"tools[{i}]"
-            if not isinstance(tool, dict):
-                raise InvalidRequest(f"'{p}' must be an object.", param=p)
-            kind = tool.get("type")
-            if kind == "function":
-                out.append(_function_tool(tool, p))
-            elif kind == "custom":
-                out.append(_custom_tool(tool, p))
-            elif kind == "namespace":
-                inner = tool.get("tools")
-                if not isinstance(inner, list):
-                    raise InvalidRequest(f"'{p}.tools' must be an array.", param=f"{p}.tools")
-                for j, sub in enumerate(inner):
-                    sp = f"{p}.tools[{j}]"
-                    if not isinstance(sub, dict) or sub.get("type", "function") != "function":
-                        self.drop(sp, "only function tools are supported inside a namespace")
-                        continue
-                    out.append(_function_tool(sub, sp))
-            elif isinstance(kind, str) and kind.startswith(_BUILTIN_TOOLS):
-                self.drop(p, f"built-in tool {kind!r} cannot run on a chat upstream")
-            else:
-                raise InvalidRequest(f"'{p}.type' {kind!r} is not a tool type the bridge supports.",
-                                     param=f"{p}.type")
+            self.tool(tool, f"tools[{i}]", out)
+        offered = {t["function"]["name"] for t in out}
+        for param, tool in self.loaded:
+            found: list[ChatFunctionTool] = []
+            self.tool(tool, param, found, loaded=True)
+            for t in found:
+                if t["function"]["name"] not in offered:
+                    offered.add(t["function"]["name"])
+                    out.append(t)
         return out
+
+    def tool(self, tool: object, p: str, out: list[ChatFunctionTool], *, loaded: bool = False) -> None:
+        if not isinstance(tool, dict):
+            raise InvalidRequest(f"'{p}' must be an object.", param=p)
+        kind = tool.get("type")
+        if kind == "function":
+            out.append(_function_tool(tool, p))
+        elif kind == "custom":
+            out.append(_custom_tool(tool, p))
+        elif kind == "namespace":
+            inner = tool.get("tools")
+            if not isinstance(inner, list):
+                raise InvalidRequest(f"'{p}.tools' must be an array.", param=f"{p}.tools")
+            for j, sub in enumerate(inner):
+                sp = f"{p}.tools[{j}]"
+                if not isinstance(sub, dict) or sub.get("type", "function") != "function":
+                    self.drop(sp, "only function tools are supported inside a namespace")
+                    continue
+                out.append(_function_tool(sub, sp))
+        elif kind == "tool_search" and not loaded:
+            execution = tool.get("execution")
+            if execution == "client":
+                # Codex runs it over tools it has not sent (its MCP tools, until searched for): dropping it
+                # hides those from the model, so it is reported (and refused in strict mode).
+                self.drop(p, "the client's tool search cannot be offered to a chat model; the tools it "
+                             "loaded earlier (tool_search_output) are offered directly")
+            elif execution not in (None, "server"):
+                raise InvalidRequest(f"'{p}.execution' must be server or client.", param=f"{p}.execution")
+            # A hosted tool search only loads this request's own deferred tools, and those are all offered
+            # directly: dropping it loses nothing, so it is neither reported nor refused.
+        elif isinstance(kind, str) and kind.startswith(_BUILTIN_TOOLS) and not loaded:
+            self.drop(p, f"built-in tool {kind!r} cannot run on a chat upstream")
+        else:
+            raise InvalidRequest(f"'{p}.type' {kind!r} is not a tool type the bridge supports.",
+                                 param=f"{p}.type")
 
     def tool_choice(self, choice: object, chat: ChatRequest) -> None:
         if choice is None:
@@ -520,6 +553,7 @@ def _str_field(obj: Mapping[str, object], name: str, param: str) -> str:
 
 
 def _function_tool(tool: object, param: str) -> ChatFunctionTool:
+    """Only the chat fields go upstream: `defer_loading` (and other Responses-only fields) stay behind."""
     assert isinstance(tool, dict)  # checked by the caller; narrowed here for what is forwarded unchecked
     fn: ChatFunctionDefinition = {"name": _str_field(tool, "name", param)}
     if tool.get("description") is not None:
@@ -552,3 +586,14 @@ def _custom_tool(tool: Mapping[str, object], param: str) -> ChatFunctionTool:
             },
         },
     }
+
+
+def tool_search_loads(request: Mapping[str, object]) -> list[object]:
+    """The tool definitions that the `tool_search_output` items of the input loaded, in order; unchecked
+    (`to_chat_request` checks them)."""
+    items = request.get("input")
+    loaded: list[object] = []
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, dict) and item.get("type") == "tool_search_output" and isinstance(item.get("tools"), list):
+            loaded += item["tools"]
+    return loaded

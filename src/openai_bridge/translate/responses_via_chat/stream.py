@@ -40,6 +40,7 @@ from ...wire.responses import (
 )
 from .envelope import envelope, obj, usage_up
 from .options import Options
+from .request import tool_search_loads
 from .think import CLOSE, ThinkSplitter
 
 NewId = Callable[[str], str]
@@ -92,8 +93,9 @@ class StreamTranslator:
         )
         self._output: list[ResponseOutputItem] = self.response["output"]
         self._think = ThinkSplitter(self._opts.think_tags)
-        self._custom_names = _custom_tool_names(request)
-        self._namespaces = _namespace_of_tools(request)
+        own_tools, loaded_tools = _tool_lists(request)
+        self._custom_names = _custom_tool_names(own_tools, loaded_tools)
+        self._namespaces = _namespace_of_tools(own_tools, loaded_tools)
         self._reasoning: _Reasoning | None = None
         self._message: _Message | None = None
         self._calls: dict[int, _Call] = {}
@@ -499,26 +501,49 @@ def _copy_item(item: ResponseOutputItem) -> ResponseOutputItem:
     return item.copy()
 
 
-def _custom_tool_names(request: Mapping[str, object]) -> frozenset[str]:
-    tools = request.get("tools")
-    if not isinstance(tools, list):
-        return frozenset()
-    return frozenset(
-        t["name"] for t in tools if isinstance(t, dict) and t.get("type") == "custom" and isinstance(t.get("name"), str)
-    )
+def _custom_tool_names(own: list[object], loaded: list[object]) -> frozenset[str]:
+    """The freeform tools offered: the request's own, then those a tool search loaded under a new name."""
+    offered = _flattened(own) + _loaded_first(own, loaded)
+    return frozenset(name for namespace, name, kind in offered if namespace is None and kind == "custom")
 
 
-def _namespace_of_tools(request: Mapping[str, object]) -> dict[str, str]:
-    """Function name -> namespace name, for the function tools that `to_chat_request` flattened."""
+def _namespace_of_tools(own: list[object], loaded: list[object]) -> dict[str, str]:
+    """Function name -> namespace name, for the function tools that `to_chat_request` flattened: from the
+    request's namespaces, then from namespaces a tool search loaded (the first time a name is offered)."""
+    offered = _flattened(own) + _loaded_first(own, loaded)
+    return {name: namespace for namespace, name, _ in offered if namespace is not None}
+
+
+def _tool_lists(request: Mapping[str, object]) -> tuple[list[object], list[object]]:
+    """The request's own tools, and the tools its `tool_search_output` items loaded."""
     tools = request.get("tools")
-    out: dict[str, str] = {}
-    for t in tools if isinstance(tools, list) else []:
-        if not (isinstance(t, dict) and t.get("type") == "namespace" and isinstance(t.get("name"), str)):
+    return (tools if isinstance(tools, list) else []), tool_search_loads(request)
+
+
+def _flattened(tools: list[object]) -> list[tuple[str | None, str, object]]:
+    """(namespace or None, name, type) of every named tool, top-level or inside a namespace, in order."""
+    out: list[tuple[str | None, str, object]] = []
+    for t in tools:
+        if not (isinstance(t, dict) and isinstance(t.get("name"), str)):
+            continue
+        if t.get("type") != "namespace":
+            out.append((None, t["name"], t.get("type")))
             continue
         inner = t.get("tools")
         for sub in inner if isinstance(inner, list) else []:
             if isinstance(sub, dict) and isinstance(sub.get("name"), str):
-                out[sub["name"]] = t["name"]
+                out.append((t["name"], sub["name"], sub.get("type")))
+    return out
+
+
+def _loaded_first(own: list[object], loaded: list[object]) -> list[tuple[str | None, str, object]]:
+    """The loaded tools `to_chat_request` offers: each name the first time, unless the request's own has it."""
+    known = {name for _, name, _ in _flattened(own)}
+    out = []
+    for namespace, name, kind in _flattened(loaded):
+        if name not in known:
+            known.add(name)
+            out.append((namespace, name, kind))
     return out
 
 
