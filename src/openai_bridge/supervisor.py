@@ -60,7 +60,9 @@ def listen(host: str, port: int, *, shared: bool = False) -> socket.socket:
 def supervise(settings: Settings) -> None:
     """Fork `settings.workers` workers. A worker that dies after running a while is replaced; the whole
     bridge stops on SIGINT/SIGTERM, or when workers die right at start."""
-    from .server import app as _preload  # noqa: F401  imported once, shared by the forked workers
+    from .server.app import with_reasoning_key  # imported once, shared by the forked workers
+
+    settings = with_reasoning_key(settings)  # one key for every worker, made before any of them starts
 
     log = logging.getLogger("openai_bridge")
     ctx = multiprocessing.get_context("fork")

@@ -43,3 +43,13 @@ def create_app(settings: Settings, *, upstream: Upstream | None = None,
     errors.install(app)
     mount(app)
     return app
+
+
+def with_reasoning_key(settings: Settings) -> Settings:
+    """`settings` with the reasoning key filled in: the configured one, else the state directory's (made
+    there on first use). The supervisor calls this before it forks, so every worker, and every worker started
+    later to replace one, seals with the same key."""
+    if settings.reasoning_key:
+        return settings
+    secret = load_secret(None, settings.state_dir).decode("utf-8", "surrogateescape")
+    return settings.model_copy(update={"reasoning_key": secret})
