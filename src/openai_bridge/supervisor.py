@@ -7,31 +7,117 @@ often takes most keep-alive connections.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import errno
 import gc
 import logging
+import math
 import multiprocessing
 import signal
 import socket
 import sys
 import time
+from collections.abc import Callable, Iterator
+from functools import partial
 
 import uvicorn
 
 from .settings import Settings
 
+log = logging.getLogger("openai_bridge")
+
+
+# Two stop signals this close together are one request to stop. Ctrl-C in a terminal reaches every process
+# of the foreground group at once, and `uv run` passes its own SIGINT on to the bridge as well; a supervisor
+# passes SIGTERM on to workers that got the SIGINT themselves.
+TOGETHER = 1.0
+# uvicorn's own graceful-shutdown timeout is the grace period plus this much: the bridge ends the responses
+# still under way first; only a client that does not even read its last event is cut after this margin.
+MARGIN = 5.0
+
+
+class Signals:
+    """SIGINT and SIGTERM, as requests to stop a serving process. The first starts the graceful shutdown,
+    and a second within `TOGETHER` seconds is the same request. A later one means "now": the responses
+    still under way end at once, properly (`response.failed`), instead of at the end of the grace period;
+    cutting their connections instead would gain a few milliseconds and cost every client its answer's end.
+    (A process that must die at once is sent SIGKILL.)"""
+
+    def __init__(self) -> None:
+        self.first: float | None = None  # when the first one came (time.monotonic)
+        self.hurry = False
+
+    def install(self) -> None:
+        """Handle both for the rest of the process's life: even a signal that comes as the process ends
+        is no KeyboardInterrupt traceback, and no death by SIGTERM instead of exit status 0."""
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self.received)
+
+    def received(self, signum: int, frame: object) -> None:
+        now = time.monotonic()
+        if self.first is None:
+            self.first = now
+        elif now - self.first > TOGETHER:
+            self.hurry = True
+
 
 def serve(settings: Settings) -> None:
     """One worker: its own listening socket (SO_REUSEPORT, so that N workers share the port and the kernel
-    spreads connections evenly over them), uvloop and httptools under uvicorn."""
-    from .server.app import create_app
+    spreads connections evenly over them), uvloop and httptools under uvicorn. SIGINT or SIGTERM stops it
+    gracefully (`Signals`, `Server`), and it returns."""
+    signals = Signals()
+    signals.install()
+    from .server.app import create_app, shut_down
 
     sock = listen(settings.host, settings.port, shared=settings.workers > 1)
-    config = uvicorn.Config(create_app(settings), log_level=settings.log_level, access_log=False, lifespan="on",
-                            loop="uvloop", http="httptools", timeout_graceful_shutdown=10)
+    app = create_app(settings)
+    config = uvicorn.Config(app, log_level=settings.log_level, access_log=False, lifespan="on", loop="uvloop",
+                            http="httptools", timeout_graceful_shutdown=math.ceil(settings.shutdown_grace + MARGIN))
+    server = Server(config, signals, grace=settings.shutdown_grace, end_runs=partial(shut_down, app))
     gc.freeze()  # what start-up built lives as long as the process: keep it out of every collection
     gc.enable()
-    uvicorn.Server(config).run(sockets=[sock])
+    server.run(sockets=[sock])
+
+
+class Server(uvicorn.Server):
+    """uvicorn's server, stopped the bridge's way: on a signal (see `Signals`) it stops accepting and closes
+    idle connections at once (uvicorn does), lets the responses under way run for the grace period, then
+    `end_runs` ends those still running, properly, and uvicorn closes each connection once its answer is
+    complete."""
+
+    def __init__(self, config: uvicorn.Config, signals: Signals, *, grace: float, end_runs: Callable[[], int]):
+        super().__init__(config)
+        self.signals = signals
+        self.grace = grace
+        self.end_runs = end_runs
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # `Signals` handles them. uvicorn's own handler makes a second Ctrl-C a forced quit, which cuts every
+        # connection, and re-raises the signal once it is done.
+        yield
+
+    async def on_tick(self, counter: int) -> bool:
+        return self.signals.first is not None or await super().on_tick(counter)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        log.info("stopping; responses under way get %g s to finish", self.grace)
+        ender = asyncio.ensure_future(self._end_runs_when_due())
+        try:
+            await super().shutdown(sockets)
+        finally:
+            ender.cancel()
+
+    async def _end_runs_when_due(self) -> None:
+        asked = self.signals.first
+        due = (asked if asked is not None else time.monotonic()) + self.grace
+        while time.monotonic() < due and not self.signals.hurry:
+            await asyncio.sleep(min(0.1, max(0.0, due - time.monotonic())))
+        ended = self.end_runs()
+        if ended:
+            log.warning("%s; %d response(s) under way ended with server_shutting_down",
+                        "asked again to stop" if self.signals.hurry else "grace period over", ended)
 
 
 class CannotListen(Exception):
