@@ -3,20 +3,24 @@
 With `--workers N` each worker has its own listening socket on the same port (SO_REUSEPORT), so the
 kernel balances connections; uvicorn's own multi-worker mode shares one accept queue, where one worker
 often takes most keep-alive connections.
+
+Stopping: SIGINT or SIGTERM, to a worker or to the supervisor (which passes it on), is handled by `Signals`
+and `Server`: a grace period for the responses under way, then they end with `response.failed`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import errno
 import gc
 import logging
 import math
 import multiprocessing
+import os
 import signal
 import socket
-import sys
 import time
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -68,6 +72,7 @@ def serve(settings: Settings) -> None:
     gracefully (`Signals`, `Server`), and it returns."""
     signals = Signals()
     signals.install()
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # a supervisor blocks them across the fork
     from .server.app import create_app, shut_down
 
     sock = listen(settings.host, settings.port, shared=settings.workers > 1)
@@ -143,51 +148,114 @@ def listen(host: str, port: int, *, shared: bool = False) -> socket.socket:
     return sock
 
 
+# A worker that dies is replaced: at once if it had run for STABLE seconds, else after a delay that doubles
+# with each death in a row, from RESTART_DELAY up to MAX_RESTART_DELAY.
+STABLE = 30.0
+RESTART_DELAY = 0.5
+MAX_RESTART_DELAY = 30.0
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
+def restart_delay(deaths: int) -> float:
+    """The delay before the next worker, after `deaths` quick deaths in a row (1 for the first)."""
+    return 0.0 if deaths <= 1 else min(MAX_RESTART_DELAY, RESTART_DELAY * 2 ** (deaths - 2))
+
+
+class _Slot:
+    __slots__ = ("proc", "started", "deaths", "due")
+
+    def __init__(self) -> None:
+        self.proc: multiprocessing.process.BaseProcess | None = None
+        self.started = 0.0
+        self.deaths = 0  # quick deaths in a row
+        self.due = 0.0  # when the next worker may start
+
+
 def supervise(settings: Settings) -> None:
-    """Fork `settings.workers` workers. A worker that dies after running a while is replaced; the whole
-    bridge stops on SIGINT/SIGTERM, or when workers die right at start."""
+    """Fork `settings.workers` workers, and keep that many running until SIGINT or SIGTERM: a worker that
+    dies is replaced (after growing delays when it keeps dying). Each worker gets the supervisor's stop
+    signals as SIGTERM and stops gracefully; it dies with the supervisor (SIGTERM, and so gracefully, too)."""
     from .server.app import with_reasoning_key  # imported once, shared by the forked workers
 
     settings = with_reasoning_key(settings)  # one key for every worker, made before any of them starts
-
-    log = logging.getLogger("openai_bridge")
+    signals = Signals()
+    signals.install()
     ctx = multiprocessing.get_context("fork")
-    workers: dict[int, tuple[multiprocessing.process.BaseProcess, float]] = {}
-    stopping = False
+    me = os.getpid()
+    slots = [_Slot() for _ in range(settings.workers)]
 
-    def spawn(slot: int) -> None:
-        proc = ctx.Process(target=serve, args=(settings,), name=f"openai-bridge-worker-{slot}", daemon=False)
-        proc.start()
-        workers[slot] = (proc, time.monotonic())
+    def spawn(number: int, slot: _Slot) -> None:
+        proc = ctx.Process(target=_worker, args=(settings, me), name=f"openai-bridge-worker-{number}", daemon=False)
+        # Blocked until the worker has its own handlers: the supervisor's, inherited, would swallow them.
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        try:
+            proc.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+        slot.proc, slot.started = proc, time.monotonic()
 
-    def stop(signum: int, frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
     # The port must be free: with SO_REUSEPORT alone, a second bridge on the same port would share it.
     listen(settings.host, settings.port).close()
-    for slot in range(settings.workers):
-        spawn(slot)
+    for number, slot in enumerate(slots):
+        spawn(number, slot)
     log.info("openai-bridge: %d workers on http://%s:%d", settings.workers, settings.host, settings.port)
-    code = 0
-    while not stopping:
-        time.sleep(0.2)
-        for slot, (proc, started) in list(workers.items()):
-            if proc.is_alive() or stopping:
-                continue
-            if time.monotonic() - started < 5:
-                log.error("worker %d exited with %s right after start; stopping", slot, proc.exitcode)
-                stopping, code = True, 1
-                break
-            log.warning("worker %d exited with %s; starting a new one", slot, proc.exitcode)
-            spawn(slot)
-    for proc, _ in workers.values():
-        if proc.is_alive():
-            proc.terminate()
-    for proc, _ in workers.values():
-        proc.join(15)
-        if proc.is_alive():
-            proc.kill()
-    sys.exit(code)
+    while signals.first is None:
+        time.sleep(0.05)
+        now = time.monotonic()
+        for number, slot in enumerate(slots):
+            if slot.proc is not None and not slot.proc.is_alive():
+                ran = now - slot.started
+                slot.deaths = 1 if ran >= STABLE else slot.deaths + 1
+                delay = restart_delay(slot.deaths)
+                log.warning("worker %d (pid %s) exited with %s after %.1f s; starting a new one in %.1f s",
+                            number, slot.proc.pid, slot.proc.exitcode, ran, delay)
+                slot.proc, slot.due = None, now + delay
+            if slot.proc is None and now >= slot.due and signals.first is None:
+                spawn(number, slot)
+    _stop([slot.proc for slot in slots if slot.proc is not None], signals,
+          limit=settings.shutdown_grace + MARGIN + 10)
+
+
+def _stop(workers: list[multiprocessing.process.BaseProcess], signals: Signals, *, limit: float) -> None:
+    """SIGTERM to every worker, and wait for them: each stops gracefully. A later signal is passed on too
+    (the workers then end their responses at once). A worker still there after `limit` seconds is killed."""
+    for proc in workers:
+        proc.terminate()
+    hurried = False
+    deadline = time.monotonic() + limit
+    while any(proc.is_alive() for proc in workers):
+        if signals.hurry and not hurried:
+            hurried = True
+            for proc in workers:
+                if proc.is_alive():
+                    proc.terminate()
+        if time.monotonic() > deadline:
+            for proc in workers:
+                if proc.is_alive():
+                    log.error("worker %s did not stop within %.0f s; killing it", proc.pid, limit)
+                    proc.kill()
+            break
+        time.sleep(0.05)
+    for proc in workers:
+        proc.join()
+
+
+def _worker(settings: Settings, supervisor: int) -> None:
+    """A forked worker: it must not outlive the supervisor (an orphan would keep serving on the port)."""
+    _die_with_parent()
+    if os.getppid() != supervisor:  # it died before that was set up
+        return
+    serve(settings)
+
+
+def _die_with_parent() -> None:
+    """Have the kernel send this process SIGTERM when its parent dies (Linux's PR_SET_PDEATHSIG)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
+    except (OSError, AttributeError) as exc:
+        log.warning("this worker will not stop when the supervisor dies: prctl(PR_SET_PDEATHSIG) failed: %s", exc)
+
+
+_PR_SET_PDEATHSIG = 1
