@@ -33,8 +33,8 @@ log = logging.getLogger("openai_bridge")
 
 
 # Two stop signals this close together are one request to stop. Ctrl-C in a terminal reaches every process
-# of the foreground group at once, and `uv run` passes its own SIGINT on to the bridge as well; a supervisor
-# passes SIGTERM on to workers that got the SIGINT themselves.
+# of the foreground group at once, and `uv run` passes its own SIGINT on to the bridge as well (0.2 s later,
+# with uv 0.13); a supervisor passes SIGTERM on to workers that got the SIGINT themselves.
 TOGETHER = 1.0
 # uvicorn's own graceful-shutdown timeout is the grace period plus this much: the bridge ends the responses
 # still under way first; only a client that does not even read its last event is cut after this margin.
@@ -200,7 +200,7 @@ def supervise(settings: Settings) -> None:
         spawn(number, slot)
     log.info("openai-bridge: %d workers on http://%s:%d", settings.workers, settings.host, settings.port)
     while signals.first is None:
-        time.sleep(0.05)
+        time.sleep(0.1)
         now = time.monotonic()
         for number, slot in enumerate(slots):
             if slot.proc is not None and not slot.proc.is_alive():
@@ -221,10 +221,12 @@ def _stop(workers: list[multiprocessing.process.BaseProcess], signals: Signals, 
     (the workers then end their responses at once). A worker still there after `limit` seconds is killed."""
     for proc in workers:
         proc.terminate()
+    forwarded = time.monotonic()
     hurried = False
-    deadline = time.monotonic() + limit
+    deadline = forwarded + limit
     while any(proc.is_alive() for proc in workers):
-        if signals.hurry and not hurried:
+        # Passed on no sooner than TOGETHER after the first, or a worker would take both for one request.
+        if signals.hurry and not hurried and time.monotonic() - forwarded > TOGETHER:
             hurried = True
             for proc in workers:
                 if proc.is_alive():

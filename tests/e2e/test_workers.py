@@ -206,3 +206,27 @@ def test_stopping_reaches_every_worker_and_each_stops_gracefully(supervisor_fact
     assert log.count("stopping; responses under way get 2 s to finish") == 2, log
     assert "Traceback" not in log, log
     assert "asked again" not in log, log
+
+
+def test_a_later_second_sigterm_to_the_supervisor_ends_the_grace_period_now(
+        supervisor_factory: Callable[..., Supervisor]):
+    """The supervisor passes a later second signal on as well: every worker ends its streams at once."""
+    grace = 60.0
+    with ScriptedUpstream(sse([chunk(role="assistant", content=""), chunk("Hel"), pause(120),
+                               chunk(finish_reason="stop")])) as up:
+        sup = supervisor_factory(upstream=up.base_url, grace=grace)
+        streams = [Request(sup.url, {"input": "hi", "stream": True}) for _ in range(4)]
+        for s in streams:
+            s.wait_for("response.output_text.delta")
+        sup.proc.send_signal(signal.SIGTERM)
+        first = time.monotonic()
+        time.sleep(2)
+        again = time.monotonic()
+        sup.proc.send_signal(signal.SIGTERM)
+        assert sup.proc.wait(30) == 0
+        ends = [s.last() for s in streams]
+    for ended, failed in ends:
+        assert failed["type"] == "response.failed"
+        assert failed["response"]["error"]["code"] == "server_shutting_down"
+        assert again <= ended < first + grace
+    assert "Traceback" not in sup.log
