@@ -24,6 +24,7 @@ def test_defaults():
     assert s.upstream == "http://127.0.0.1:8000/v1"
     assert s.default_model is None and s.api_key is None
     assert (s.timeouts.connect, s.timeouts.first_byte, s.timeouts.idle, s.keepalive) == (10, 600, 300, 5)
+    assert s.shutdown_grace == 10
     assert s.translate.strict is False and s.translate.think_tags is True and s.translate.merge_system is True
 
 
@@ -41,6 +42,7 @@ def test_env():
         "BRIDGE_UPSTREAM_TIMEOUT": "7",
         "BRIDGE_UPSTREAM_CONNECT_TIMEOUT": "2.5",
         "BRIDGE_KEEPALIVE": "0.5",
+        "BRIDGE_SHUTDOWN_GRACE": "2.5",
         "BRIDGE_MAX_TOKENS_FIELD": "max_completion_tokens",
         "BRIDGE_INSTRUCTIONS_ROLE": "developer",
         "BRIDGE_REASONING_BACK": "reasoning_content",
@@ -55,7 +57,7 @@ def test_env():
     assert (s.host, s.port, s.workers, s.log_level) == ("0.0.0.0", 9000, 2, "debug")
     assert s.translate.strict is True and s.translate.think_tags is False
     assert s.timeouts.first_byte == 7 and s.timeouts.idle == 7  # one timeout for both unless set apart
-    assert s.timeouts.connect == 2.5 and s.keepalive == 0.5
+    assert s.timeouts.connect == 2.5 and s.keepalive == 0.5 and s.shutdown_grace == 2.5
     assert s.translate.max_tokens_field == "max_completion_tokens"
     assert s.translate.instructions_role == "developer"
     assert s.translate.reasoning_back == "reasoning_content"
@@ -71,6 +73,10 @@ def test_think_tags_implicit():
 def test_idle_timeout_set_apart():
     s = from_env({"BRIDGE_UPSTREAM_TIMEOUT": "60", "BRIDGE_UPSTREAM_IDLE_TIMEOUT": "5"})
     assert (s.timeouts.first_byte, s.timeouts.idle) == (60, 5)
+
+
+def test_no_shutdown_grace():
+    assert from_env({"BRIDGE_SHUTDOWN_GRACE": "0"}).shutdown_grace == 0
 
 
 def test_empty_variable_is_unset():
@@ -93,6 +99,9 @@ BAD = [
     ("BRIDGE_UPSTREAM_IDLE_TIMEOUT", "nan", "greater than 0"),
     ("BRIDGE_UPSTREAM_CONNECT_TIMEOUT", "0", "greater than 0"),
     ("BRIDGE_KEEPALIVE", "inf", "greater than 0"),
+    ("BRIDGE_SHUTDOWN_GRACE", "-1", "a number of seconds, 0 or more"),
+    ("BRIDGE_SHUTDOWN_GRACE", "inf", "a number of seconds, 0 or more"),
+    ("BRIDGE_SHUTDOWN_GRACE", "soon", "a number of seconds, 0 or more"),
     ("REMOTE_OPENAI_BASE_URL", "notaurl", "http:// or https:// URL"),
     ("REMOTE_OPENAI_BASE_URL", "ftp://host/v1", "http:// or https:// URL"),
     ("REMOTE_OPENAI_BASE_URL", "http://host:99999", "http:// or https:// URL"),

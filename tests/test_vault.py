@@ -1,4 +1,6 @@
+import multiprocessing
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -56,3 +58,39 @@ def test_key_file_is_made_once_private_and_reused(tmp_path):
 def test_env_secret_wins(tmp_path):
     assert load_secret("from-env", tmp_path) == b"from-env"
     assert not (tmp_path / "reasoning.key").exists()
+
+
+PROCESSES, TRIALS = 4, 40
+
+
+def _load_together(barrier, state_dirs, results):
+    # One of the processes that start together on a shared state directory: each trial, all of them are
+    # released at once and each loads the key of a fresh directory.
+    for state_dir in state_dirs:
+        barrier.wait()
+        results.put((state_dir, load_secret(None, state_dir)))
+
+
+def test_processes_starting_together_agree_on_the_key(tmp_path):
+    # spawn, not fork: the test process may run threads (servers of other tests).
+    ctx = multiprocessing.get_context("spawn")
+    barrier, results = ctx.Barrier(PROCESSES), ctx.Queue()
+    state_dirs = [tmp_path / f"trial-{i}" / "state" for i in range(TRIALS)]
+    procs = [ctx.Process(target=_load_together, args=(barrier, state_dirs, results)) for _ in range(PROCESSES)]
+    for p in procs:
+        p.start()
+    keys: dict[Path, set[bytes]] = {d: set() for d in state_dirs}
+    try:
+        for _ in range(PROCESSES * TRIALS):
+            state_dir, key = results.get(timeout=60)
+            keys[state_dir].add(key)
+    finally:
+        for p in procs:
+            p.join(10)
+            if p.is_alive():
+                p.kill()
+    disagreed = [d.parent.name for d, found in keys.items() if len(found) != 1]
+    assert disagreed == [], f"{len(disagreed)} of {TRIALS} trials disagreed"
+    for state_dir, (key,) in keys.items():
+        assert len(key) == 44 and (state_dir / "reasoning.key").read_bytes() == key
+        assert [p.name for p in state_dir.iterdir()] == ["reasoning.key"]  # no temporary file left behind

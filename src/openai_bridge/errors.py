@@ -80,3 +80,11 @@ class UpstreamProtocolError(BridgeError):
     status = 502
     type = "upstream_error"
     code = "upstream_bad_response"
+
+
+class ServerShuttingDown(BridgeError):
+    """The bridge is stopping and this response could not finish in the grace period (503)."""
+
+    status = 503
+    type = "server_error"
+    code = "server_shutting_down"

@@ -59,6 +59,8 @@ class Settings(BaseModel):
     timeouts: Timeouts = Timeouts()
     # An SSE comment goes out after this many seconds without an event.
     keepalive: float = Field(5.0, gt=0, allow_inf_nan=False)
+    # On SIGINT/SIGTERM, running responses get this long to finish; then they end with `response.failed`.
+    shutdown_grace: float = Field(10.0, ge=0, allow_inf_nan=False)
     translate: Options = Options()
     limits: Limits = Limits()
     log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
@@ -115,6 +117,7 @@ SOURCES: tuple[_Source, ...] = (
     _Source("BRIDGE_UPSTREAM_TIMEOUT", None, ("timeouts", "first_byte"), _SECONDS),
     _Source("BRIDGE_UPSTREAM_IDLE_TIMEOUT", None, ("timeouts", "idle"), _SECONDS),
     _Source("BRIDGE_KEEPALIVE", None, ("keepalive",), _SECONDS),
+    _Source("BRIDGE_SHUTDOWN_GRACE", None, ("shutdown_grace",), "a number of seconds, 0 or more"),
     _Source("BRIDGE_STRICT", None, ("translate", "strict"), _BOOL),
     _Source("BRIDGE_INSTRUCTIONS_ROLE", None, ("translate", "instructions_role"), "system or developer"),
     _Source("BRIDGE_DEVELOPER_ROLE", None, ("translate", "developer_role"), "system or developer"),

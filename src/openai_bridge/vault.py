@@ -6,7 +6,8 @@ bridge seals the reasoning text with a server-side key (Fernet: AES-CBC + HMAC-S
 `cryptography` package), so the blob is opaque to the client and any change to it is detected.
 
 The key comes from `BRIDGE_REASONING_KEY` (any string; shared by every replica), else from a key file
-in the state directory, created on first use, so that restarts and `--workers N` agree.
+in the state directory, created on first use, so that restarts agree (`--workers N`: the supervisor reads
+or makes it before forking and hands it to the workers).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -64,9 +66,13 @@ class ReasoningVault:
 
 
 def load_secret(env_secret: str | None, state_dir: Path) -> bytes:
-    """The configured secret, or the one in `state_dir/reasoning.key` (made on first use, mode 0600)."""
+    """The configured secret, or the one in `state_dir/reasoning.key` (made on first use, mode 0600).
+
+    Processes that start together on one state directory all get the same key: the file appears complete
+    or not at all (written to a temporary file, then published with `link`, which never replaces an
+    existing key: who comes second reads the first one's)."""
     if env_secret:
-        return env_secret.encode()
+        return env_secret.encode("utf-8", "surrogateescape")
     path = state_dir / "reasoning.key"
     try:
         return path.read_bytes().strip()
@@ -74,10 +80,21 @@ def load_secret(env_secret: str | None, state_dir: Path) -> bytes:
         pass
     state_dir.mkdir(parents=True, exist_ok=True)
     secret = base64.urlsafe_b64encode(os.urandom(32))
+    fd, tmp = tempfile.mkstemp(dir=state_dir, prefix=".reasoning.key.")  # mode 0600
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another worker won the race: use its key
-        return path.read_bytes().strip()
-    with os.fdopen(fd, "wb") as f:
-        f.write(secret)
+        with os.fdopen(fd, "wb") as f:
+            f.write(secret)
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:  # another process published its key first: use that one
+            return path.read_bytes().strip()
+    finally:
+        os.unlink(tmp)
+    dir_fd = os.open(state_dir, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(dir_fd)  # the new name too survives a crash
+    finally:
+        os.close(dir_fd)
     return secret

@@ -1,6 +1,7 @@
 """The console script as a user runs it: a real process, real port, env and flags."""
 
 import os
+import stat
 import subprocess
 import sys
 import time
@@ -9,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from openai_bridge.testing import free_port
+from openai_bridge.testing import ScriptedUpstream, answer, free_port
 from tests.e2e.test_websocket import upgrade
 
 
@@ -88,3 +89,25 @@ def test_sigterm_stops_every_worker():
     for pid in children:
         stat = Path(f"/proc/{pid}/stat")
         assert not stat.exists() or stat.read_text().split()[2] == "Z"
+
+
+def test_workers_share_one_reasoning_key(tmp_path):
+    """Reasoning sealed by any worker opens in every other: the supervisor makes the key before it forks."""
+    with ScriptedUpstream(answer("4", reasoning_content="two plus two")) as up:
+        port = free_port()
+        state = tmp_path / "state"
+        proc = start(["--workers", "2", "--port", str(port), "--upstream", up.base_url],
+                     env={"DEFAULT_MODEL": "m", "BRIDGE_STATE_DIR": str(state), "BRIDGE_REASONING_KEY": ""})
+        try:
+            wait_healthy(port, proc)
+            url = f"http://127.0.0.1:{port}/v1/responses"
+            first = {"input": "2+2?", "store": False, "include": ["reasoning.encrypted_content"]}
+            # httpx.post: a new connection each time, so the kernel spreads them over both workers
+            outputs = [httpx.post(url, json=first, timeout=10).json()["output"] for _ in range(8)]
+            for output in outputs:
+                again = httpx.post(url, json={**first, "input": [{"role": "user", "content": "2+2?"}, *output]},
+                                   timeout=10)
+                assert again.status_code == 200, again.text
+            assert stat.S_IMODE((state / "reasoning.key").stat().st_mode) == 0o600
+        finally:
+            stop(proc)

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
-from openai_bridge.errors import InvalidRequest, UpstreamError, UpstreamProtocolError
+from openai_bridge.errors import InvalidRequest, ServerShuttingDown, UpstreamError, UpstreamProtocolError
 from openai_bridge.ids import SequentialIds
 from openai_bridge.runs.sinks import write_sse
 from openai_bridge.service.responses import ResponsesService
@@ -237,6 +237,46 @@ def test_a_completion_with_no_choice_is_a_502(completion: dict[str, Any]):
             await service(up).create({"input": "hi"}).task
         assert err.value.status == 502
 
+
+def test_shut_down_ends_a_stream_under_way_with_failed():
+    up = FakeUpstream(sse([chunk(content="Hel"), chunk(content="lo"), pause(30), chunk(finish_reason="stop")]))
+
+    async def go() -> tuple[Any, int]:
+        s = service(up)
+        r = s.create({"input": "hi", "stream": True})
+        await r.wait_opened(5)
+        while not any(e["type"] == "response.output_text.delta" and e["delta"] == "lo" for e in r.log.events):
+            await r.log.wait(len(r.log.events), timeout=5)
+        ended = s.shut_down()
+        await asyncio.wait_for(r.task, 5)
+        return r.log, ended
+
+    log, ended = run(go())
+    assert ended == 1 and log.closed
+    failed = log.events[-1]
+    assert failed["type"] == "response.failed"
+    assert failed["response"]["error"]["code"] == "server_shutting_down"
+    assert "shutting down" in failed["response"]["error"]["message"]
+    assert failed["response"]["output"][0]["content"][0]["text"] == "Hello"  # what was streamed is kept
+    assert [e["sequence_number"] for e in log.events] == list(range(len(log.events)))
+    assert up.closed == 1
+
+
+def test_shut_down_fails_a_waiting_answer_with_503_and_refuses_new_runs():
+    up = FakeUpstream(json({"choices": []}, delay=30))
+
+    async def go() -> None:
+        s = service(up)
+        r = s.create({"input": "hi"})
+        await asyncio.sleep(0.05)  # the upstream request is out
+        assert s.shut_down() == 1
+        with pytest.raises(ServerShuttingDown) as err:
+            await asyncio.wait_for(r.task, 5)
+        assert (err.value.status, err.value.code, err.value.type) == (503, "server_shutting_down", "server_error")
+        with pytest.raises(ServerShuttingDown):
+            s.create({"input": "hi"})
+        assert s.runs == set()
+
     run(go())
 
 
@@ -315,3 +355,36 @@ def test_without_think_tags_nothing_is_split_or_learnt():
 
     response, learnt = run(go())
     assert kinds_and_texts(response) == [("message", "".join(CLOSING_ONLY))] and learnt == set()
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_shut_down_right_after_create_still_ends_the_run_properly(stream: bool):
+    """Told to stop before its task has taken a single step, a run still ends the way a stopped run ends."""
+    up = FakeUpstream(sse([pause(30), chunk(finish_reason="stop")]) if stream else json({"choices": []}, delay=30))
+
+    async def go() -> Any:
+        s = service(up)
+        r = s.create({"input": "hi", "stream": stream})
+        s.shut_down()
+        if not stream:
+            with pytest.raises(ServerShuttingDown):
+                await asyncio.wait_for(r.task, 5)
+            return None
+        await asyncio.wait_for(r.task, 5)
+        return r.log
+
+    log = run(go())
+    if stream:
+        assert log.closed and log.events[-1]["type"] == "response.failed"
+        assert log.events[-1]["response"]["error"]["code"] == "server_shutting_down"
+
+
+def test_shut_down_leaves_finished_runs_alone():
+    async def go() -> tuple[int, Any]:
+        s = service(FakeUpstream())
+        r = s.create({"input": "hi", "stream": True})
+        await r.task
+        return s.shut_down(), r.log
+
+    ended, log = run(go())
+    assert ended == 0 and log.events[-1]["type"] == "response.completed"

@@ -16,16 +16,27 @@ Producer = Callable[["Run"], Coroutine[Any, Any, Response]]
 class Run:
     """`task` runs the producer, whose result is the final Response (or whose exception is the reason
     there is none); `log` holds its events for the sinks. `opened` is done once the upstream accepted the
-    request or refused it (`open_error`)."""
+    request or refused it (`open_error`). `stopped` is the reason the run was told to end early (`stop`)."""
 
-    __slots__ = ("streaming", "log", "opened", "open_error", "task")
+    __slots__ = ("streaming", "log", "opened", "open_error", "stopped", "task")
 
     def __init__(self, produce: Producer, *, streaming: bool) -> None:
         self.streaming = streaming
         self.log = EventLog()
         self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.open_error: BridgeError | None = None
-        self.task: asyncio.Task[Response] = asyncio.ensure_future(produce(self))
+        self.stopped: BridgeError | None = None
+        self.task: asyncio.Task[Response] = asyncio.ensure_future(self._produce(produce))
+
+    async def _produce(self, produce: Producer) -> Response:
+        try:
+            return await produce(self)
+        except asyncio.CancelledError:
+            # A stream's producer ends its log with `response.failed` for the reason itself; a non-stream
+            # answer has no log to end: the reason is the task's exception, for the caller to answer with.
+            if self.stopped is None or self.streaming:
+                raise
+            raise self.stopped from None
 
     def accepted(self) -> None:
         if not self.opened.done():
@@ -42,6 +53,19 @@ class Run:
             await asyncio.wait((self.opened,), timeout=timeout)
         if self.open_error is not None:
             raise self.open_error
+
+    def stop(self, reason: BridgeError) -> None:
+        """End the run now, for `reason`, and properly: a stream's log ends with `response.failed` carrying
+        it, a non-stream answer fails with it. Nothing happens to a run that has ended already."""
+        if not self.task.done() and self.stopped is None:
+            self.stopped = reason
+            # Not at once: a task that has not taken its first step would be cancelled before the producer
+            # runs at all, and nothing would end the log. Its first step is already scheduled: this comes after.
+            asyncio.get_running_loop().call_soon(self._cancel_stopped)
+
+    def _cancel_stopped(self) -> None:
+        if not self.task.done():
+            self.task.cancel()
 
     def cancel(self) -> None:
         self.task.cancel()

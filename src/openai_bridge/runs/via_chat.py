@@ -3,6 +3,7 @@ through the stream machine into the run's event log."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 
@@ -53,11 +54,17 @@ async def stream_via_chat(run: Run, *, machine: StreamTranslator, upstream: Upst
     except Exception:  # a bug of ours must still end the stream properly
         log.exception("request %s: stream failed unexpectedly", request_id)
         events.extend(machine.fail("server_error", internal_error(request_id).message))
+    except asyncio.CancelledError:
+        if run.stopped is None:  # the client went away
+            raise
+        events.extend(machine.fail(run.stopped.code or run.stopped.type, run.stopped.message))
     finally:
         run.accepted()
-        if stream is not None:
-            await stream.aclose()
-        events.close()
+        try:
+            if stream is not None:
+                await stream.aclose()
+        finally:
+            events.close()
     return machine.response
 
 

@@ -44,3 +44,20 @@ def create_app(settings: Settings, *, upstream: Upstream | None = None,
     errors.install(app)
     mount(app)
     return app
+
+
+def shut_down(app: FastAPI) -> int:
+    """End every response under way now, properly (the grace period of a shutdown is over): a stream with
+    `response.failed` (code `server_shutting_down`), a non-stream request with a 503. Returns how many."""
+    service: ResponsesService = app.state.responses
+    return service.shut_down()
+
+
+def with_reasoning_key(settings: Settings) -> Settings:
+    """`settings` with the reasoning key filled in: the configured one, else the state directory's (made
+    there on first use). The supervisor calls this before it forks, so every worker, and every worker started
+    later to replace one, seals with the same key."""
+    if settings.reasoning_key:
+        return settings
+    secret = load_secret(None, settings.state_dir).decode("utf-8", "surrogateescape")
+    return settings.model_copy(update={"reasoning_key": secret})

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from functools import partial
 
-from ..errors import InvalidRequest
+from ..errors import InvalidRequest, ServerShuttingDown
 from ..ids import now, random_id
 from ..runs.run import Run
 from ..runs.via_chat import answer_via_chat, stream_via_chat
@@ -19,6 +19,7 @@ from ..vault import ReasoningVault
 from ..wire.responses import Response
 
 log = logging.getLogger("openai_bridge")
+_SHUTTING_DOWN = "The bridge is shutting down and this response could not finish in time; send the request again."
 
 
 class ResponsesService:
@@ -33,10 +34,15 @@ class ResponsesService:
         # Models seen answering `reasoning...</think>answer` (their chat template opens the block in the
         # prompt): their streams are split from the start from then on.
         self.closing_think_models: set[str] = set()
+        self.runs: set[Run] = set()  # those under way
+        self.shut = False
 
     def create(self, request: Mapping[str, object], request_id: str = "-") -> Run:
         """Start answering `request` (a parsed create body). Raises `InvalidRequest` for a request the
-        bridge refuses; else the run is under way (`run.task`, `run.log`)."""
+        bridge refuses, `ServerShuttingDown` once `shut_down` was called; else the run is under way
+        (`run.task`, `run.log`)."""
+        if self.shut:
+            raise ServerShuttingDown(_SHUTTING_DOWN)
         dropped = self._policy(request)
         request = self.items.resolve(request)
         opts = self.settings.translate
@@ -51,9 +57,21 @@ class ResponsesService:
                                    options=opts, seal=self.vault.seal, store=False)
         streaming = bool(down.chat.get("stream"))
         produce = stream_via_chat if streaming else answer_via_chat
-        return Run(partial(produce, machine=machine, upstream=self.upstream, chat=down.chat,
-                           finished=partial(self._finished, request, machine), request_id=request_id),
-                   streaming=streaming)
+        run = Run(partial(produce, machine=machine, upstream=self.upstream, chat=down.chat,
+                          finished=partial(self._finished, request, machine), request_id=request_id),
+                  streaming=streaming)
+        self.runs.add(run)
+        run.task.add_done_callback(lambda _: self.runs.discard(run))
+        return run
+
+    def shut_down(self) -> int:
+        """The bridge is stopping and the grace period is over: end every run under way now (a stream with
+        `response.failed`, a non-stream answer with a 503), and refuse new ones. Returns how many it ended."""
+        self.shut = True
+        runs = list(self.runs)
+        for run in runs:
+            run.stop(ServerShuttingDown(_SHUTTING_DOWN))
+        return len(runs)
 
     def _policy(self, request: Mapping[str, object]) -> list[Dropped]:
         """This bridge's limits, and what it does with the fields about server-side state: it keeps none yet."""
