@@ -24,13 +24,12 @@ import orjson
 
 from ..errors import UpstreamProtocolError
 from ..upstream.base import NamedEvent
-from ..upstream.errors import chat_chunk, error_from_body, json_object, responses_event, status_error
+from ..upstream.errors import chat_completion, chat_event, json_object, named_event, status_error
 from ..wire.chat import ChatChunk, ChatCompletion, ChatRequest
 from ..wire.models import ModelList
 from ..wire.responses import Response, ResponsesRequest
 from ..wire.sse import SSEDecoder, SSEError
-from .scripted import SSE, Answer, Garbage, Hang, Json, Pause, Received, Reply, Script, _answer_chunks, _sse_frame
-from .scripted import completion as make_completion
+from .scripted import SSE, Answer, Garbage, Hang, Json, Pause, Received, Reply, Script, _as_reply, _sse_frame
 
 
 class FakeUpstream:
@@ -57,19 +56,14 @@ class FakeUpstream:
     async def chat(self, request: ChatRequest) -> ChatCompletion:
         reply = self._reply("chat", request, self._chat, default=True)
         if isinstance(reply, Answer):
-            reply = Json(make_completion(reply.content, reasoning_content=reply.reasoning_content,
-                                         tool_calls=reply.tool_calls, finish_reason=reply.finish_reason,
-                                         model=reply.model, usage=reply.usage), delay=reply.delay)
-        data = await self._json(reply, "POST /chat/completions")
-        if "error" in data and "choices" not in data:
-            raise error_from_body(502, data)
-        return cast(ChatCompletion, data)
+            reply = _as_reply(reply, stream=False)
+        return chat_completion(await self._json(reply, "POST /chat/completions"))
 
     async def chat_stream(self, request: ChatRequest) -> FakeStream[ChatChunk]:
         reply = self._reply("chat_stream", request, self._chat, default=True)
         if isinstance(reply, Answer):
-            reply = SSE(tuple(_answer_chunks(reply)), delay=reply.delay)
-        return await self._stream(reply, lambda name, data: chat_chunk(data))
+            reply = _as_reply(reply, stream=True)
+        return await self._stream(reply, chat_event)
 
     async def responses(self, request: ResponsesRequest) -> Response:
         reply = self._reply("responses", request, self._responses, default=False)
@@ -77,12 +71,7 @@ class FakeUpstream:
 
     async def responses_stream(self, request: ResponsesRequest) -> FakeStream[NamedEvent]:
         reply = self._reply("responses_stream", request, self._responses, default=False)
-
-        def parse(name: str | None, data: bytes) -> NamedEvent | None:
-            event = responses_event(data)
-            return None if event is None else (name, event)
-
-        return await self._stream(reply, parse)
+        return await self._stream(reply, named_event)
 
     async def models(self) -> ModelList:
         self.calls.append(("models", None))
@@ -177,9 +166,9 @@ class FakeStream[T]:
                 if batch:
                     yield batch
                 raise UpstreamProtocolError(f"The upstream sent {exc}.") from exc
-            for name, data in events:
+            for event in events:
                 try:
-                    item = self._parse(name, data)
+                    item = self._parse(event)
                 except Exception:
                     if batch:
                         yield batch
@@ -190,8 +179,8 @@ class FakeStream[T]:
                         yield batch
                     return
                 batch.append(item)
-        for name, data in decoder.close():
-            item = self._parse(name, data)
+        for event in decoder.close():
+            item = self._parse(event)
             if item is not None:
                 batch.append(item)
         if batch:

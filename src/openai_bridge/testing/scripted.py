@@ -235,6 +235,14 @@ def _answer_chunks(a: Answer) -> list[JSON]:
     return out
 
 
+def _as_reply(a: Answer, stream: bool) -> SSE | Json:
+    """`a` as the request asked for it: a chunk stream (`delay` between chunks) or a completion."""
+    if stream:
+        return SSE(tuple(_answer_chunks(a)), delay=a.delay)
+    return Json(completion(a.content, reasoning_content=a.reasoning_content, tool_calls=a.tool_calls,
+                           finish_reason=a.finish_reason, model=a.model, usage=a.usage))
+
+
 # --------------------------------------------------------------------------- the server
 
 
@@ -416,12 +424,7 @@ class ScriptedUpstream:
     async def _reply(self, conn: _Conn, req: Received, reply: Reply) -> bool:
         """Write `reply`; False when the connection must not be reused."""
         if isinstance(reply, Answer):
-            if req.stream:
-                reply = SSE(_answer_chunks(reply), delay=reply.delay)
-            else:
-                reply = Json(completion(reply.content, reasoning_content=reply.reasoning_content,
-                                        tool_calls=reply.tool_calls, finish_reason=reply.finish_reason,
-                                        model=reply.model, usage=reply.usage))
+            reply = _as_reply(reply, req.stream)
         if isinstance(reply, Garbage):
             if req.stream:
                 reply = SSE(("this is not json", "{broken", "<html>"), done=True)

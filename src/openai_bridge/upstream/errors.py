@@ -9,9 +9,10 @@ from typing import cast
 import orjson
 
 from ..errors import BridgeError, UpstreamError, UpstreamProtocolError
-from ..wire.chat import ChatChunk
+from ..wire.chat import ChatChunk, ChatCompletion
 from ..wire.responses import ResponseStreamEvent
-from ..wire.sse import DONE
+from ..wire.sse import DONE, ServerEvent
+from .base import NamedEvent
 
 
 def json_object(raw: bytes, what: str) -> dict[str, object]:
@@ -24,6 +25,24 @@ def json_object(raw: bytes, what: str) -> dict[str, object]:
     if not isinstance(data, dict):
         raise UpstreamProtocolError(f"The upstream answered {what} with JSON that is not an object.")
     return data
+
+
+def chat_completion(data: dict[str, object]) -> ChatCompletion:
+    """A non-stream chat answer; an error object in a 200 body is the upstream's failure."""
+    if "error" in data and "choices" not in data:
+        raise error_from_body(502, data)
+    return cast(ChatCompletion, data)
+
+
+def chat_event(event: ServerEvent) -> ChatChunk | None:
+    """One decoded event of a chat stream: its chunk, or None for `[DONE]`."""
+    return chat_chunk(event[1])
+
+
+def named_event(event: ServerEvent) -> NamedEvent | None:
+    """One decoded event of a native Responses stream, with its SSE name; None for `[DONE]`."""
+    data = responses_event(event[1])
+    return None if data is None else (event[0], data)
 
 
 def chat_chunk(data: bytes) -> ChatChunk | None:

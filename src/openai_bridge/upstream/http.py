@@ -24,7 +24,7 @@ from ..wire.models import ModelList
 from ..wire.responses import Response, ResponsesRequest
 from ..wire.sse import ServerEvent, SSEDecoder, SSEError
 from .base import NamedEvent
-from .errors import Redactor, chat_chunk, error_from_body, json_object, responses_event, status_error
+from .errors import Redactor, chat_completion, chat_event, json_object, named_event, status_error
 
 _JSON_HEADERS = {"content-type": "application/json"}
 _STREAM_HEADERS = {"content-type": "application/json", "accept": "text/event-stream"}
@@ -70,19 +70,20 @@ class HTTPUpstream:
 
     async def chat(self, request: ChatRequest) -> ChatCompletion:
         data = await self._json("POST", "/chat/completions", orjson.dumps(request))
-        if "error" in data and "choices" not in data:
-            raise self._redact.error(error_from_body(502, data))
-        return cast(ChatCompletion, data)
+        try:
+            return chat_completion(data)
+        except BridgeError as exc:
+            raise self._redact.error(exc) from None
 
     async def chat_stream(self, request: ChatRequest) -> SSEStream[ChatChunk]:
-        return await self._stream("/chat/completions", orjson.dumps(request), _chat_chunks)
+        return await self._stream("/chat/completions", orjson.dumps(request), chat_event)
 
     async def responses(self, request: ResponsesRequest) -> Response:
         data = await self._json("POST", "/responses", orjson.dumps(request))
         return cast(Response, data)
 
     async def responses_stream(self, request: ResponsesRequest) -> SSEStream[NamedEvent]:
-        return await self._stream("/responses", orjson.dumps(request), _named_events)
+        return await self._stream("/responses", orjson.dumps(request), named_event)
 
     async def models(self) -> ModelList:
         return cast(ModelList, await self._json("GET", "/models"))
@@ -131,15 +132,6 @@ class HTTPUpstream:
 
 # Parses one decoded SSE event into what the stream hands over, or None when the upstream said [DONE].
 type Parse[T] = Callable[[ServerEvent], T | None]
-
-
-def _chat_chunks(event: ServerEvent) -> ChatChunk | None:
-    return chat_chunk(event[1])
-
-
-def _named_events(event: ServerEvent) -> NamedEvent | None:
-    data = responses_event(event[1])
-    return None if data is None else (event[0], data)
 
 
 class SSEStream[T]:
