@@ -39,6 +39,9 @@ TOGETHER = 1.0
 # uvicorn's own graceful-shutdown timeout is the grace period plus this much: the bridge ends the responses
 # still under way first; only a client that does not even read its last event is cut after this margin.
 MARGIN = 5.0
+# uvicorn's WebSocket implementation, named rather than "auto": without one, an upgrade would reach the app as
+# a plain GET (405) instead of the WebSocket route that answers it (426), so a missing library fails the start instead.
+WEBSOCKETS = "websockets-sansio"
 
 
 class Signals:
@@ -64,10 +67,6 @@ class Signals:
             self.first = now
         elif now - self.first > TOGETHER:
             self.hurry = True
-
-# uvicorn's WebSocket implementation, named rather than "auto": without one, an upgrade would reach the app as
-# a plain GET (405) instead of the WebSocket route that answers it (426), so a missing library fails the start instead.
-WEBSOCKETS = "websockets-sansio"
 
 
 def serve(settings: Settings) -> None:
