@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import gc
-import logging
 import sys
 
+from .logs import configure as configure_logging
 from .settings import SettingsError, load
 from .supervisor import CannotListen, serve, supervise
 
@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> None:
         for line in str(exc).splitlines():
             print(f"openai-bridge: {line}", file=sys.stderr)
         sys.exit(2)
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level)
     try:
         if settings.workers <= 1:
             serve(settings)

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import argparse
 import os
+import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from . import __version__
 from .translate import Options
 
 # Request fields that an upstream may be configured to take under the same name (BRIDGE_PASSTHROUGH).
@@ -89,6 +91,15 @@ def normalize_base_url(url: str) -> str:
     return url
 
 
+def shown_url(url: str) -> str:
+    """`url` fit for a log line or an error message: a password in it becomes `***`."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+
+
 class SettingsError(Exception):
     """Bad values; `str()` is one line per value, each naming where it came from and what is allowed."""
 
@@ -99,43 +110,93 @@ class _Source:
     flag: str | None
     path: tuple[str, ...]  # the field, as pydantic's error `loc` names it
     allowed: str
+    meaning: str
     secret: bool = False
+    shown_default: str | None = None  # when the field's own default (None, a path) would not say it
 
 
 _SECONDS = "a number of seconds greater than 0"
 _BOOL = "1 or 0 (or true/false, yes/no, on/off)"
 SOURCES: tuple[_Source, ...] = (
     _Source("REMOTE_OPENAI_BASE_URL", "--upstream", ("upstream",),
-            "an http:// or https:// URL with a host, with or without /v1"),
-    _Source("REMOTE_OPENAI_API_KEY", None, ("api_key",), "any string", secret=True),
-    _Source("DEFAULT_MODEL", "--default-model", ("default_model",), "a model name"),
-    _Source("BRIDGE_HOST", "--host", ("host",), "an address to listen on"),
-    _Source("BRIDGE_PORT", "--port", ("port",), "an integer from 1 to 65535"),
-    _Source("BRIDGE_WORKERS", "--workers", ("workers",), "an integer from 1 to 256"),
-    _Source("BRIDGE_LOG_LEVEL", "--log-level", ("log_level",), "debug, info, warning, error or critical"),
-    _Source("BRIDGE_UPSTREAM_CONNECT_TIMEOUT", None, ("timeouts", "connect"), _SECONDS),
-    _Source("BRIDGE_UPSTREAM_TIMEOUT", None, ("timeouts", "first_byte"), _SECONDS),
-    _Source("BRIDGE_UPSTREAM_IDLE_TIMEOUT", None, ("timeouts", "idle"), _SECONDS),
-    _Source("BRIDGE_KEEPALIVE", None, ("keepalive",), _SECONDS),
-    _Source("BRIDGE_SHUTDOWN_GRACE", None, ("shutdown_grace",), "a number of seconds, 0 or more"),
-    _Source("BRIDGE_STRICT", None, ("translate", "strict"), _BOOL),
-    _Source("BRIDGE_INSTRUCTIONS_ROLE", None, ("translate", "instructions_role"), "system or developer"),
-    _Source("BRIDGE_DEVELOPER_ROLE", None, ("translate", "developer_role"), "system or developer"),
+            "an http:// or https:// URL with a host, with or without /v1 (not ending in /chat/completions)",
+            "the chat server's base URL"),
+    _Source("REMOTE_OPENAI_API_KEY", None, ("api_key",), "any string",
+            "the key sent upstream as 'Authorization: Bearer ...'", secret=True),
+    _Source("DEFAULT_MODEL", "--default-model", ("default_model",), "a model name",
+            "the model for requests that name none"),
+    _Source("BRIDGE_HOST", "--host", ("host",), "an IP address or host name",
+            "the address to listen on (0.0.0.0 or :: for every interface)"),
+    _Source("BRIDGE_PORT", "--port", ("port",), "an integer from 1 to 65535", "the port to listen on"),
+    _Source("BRIDGE_WORKERS", "--workers", ("workers",), "an integer from 1 to 256", "worker processes"),
+    _Source("BRIDGE_LOG_LEVEL", "--log-level", ("log_level",), "debug, info, warning, error or critical",
+            "the least severe log lines written (debug adds a line per /healthz)"),
+    _Source("BRIDGE_UPSTREAM_CONNECT_TIMEOUT", None, ("timeouts", "connect"), _SECONDS,
+            "time allowed to connect to the upstream"),
+    _Source("BRIDGE_UPSTREAM_TIMEOUT", None, ("timeouts", "first_byte"), _SECONDS,
+            "time allowed until the upstream's first byte (and, unless BRIDGE_UPSTREAM_IDLE_TIMEOUT is set, "
+            "between two chunks)"),
+    _Source("BRIDGE_UPSTREAM_IDLE_TIMEOUT", None, ("timeouts", "idle"), _SECONDS,
+            "silence allowed between two chunks of an upstream stream"),
+    _Source("BRIDGE_KEEPALIVE", None, ("keepalive",), _SECONDS,
+            "an SSE comment ': keepalive' goes to the client after this long without an event"),
+    _Source("BRIDGE_SHUTDOWN_GRACE", None, ("shutdown_grace",), "a number of seconds, 0 or more",
+            "on SIGINT or SIGTERM, the time responses under way get to finish"),
+    _Source("BRIDGE_STRICT", None, ("translate", "strict"), _BOOL,
+            "1: a request field the bridge cannot honour is refused with a 400 naming it (0: dropped, with a "
+            "warning in the log)"),
+    _Source("BRIDGE_INSTRUCTIONS_ROLE", None, ("translate", "instructions_role"), "system or developer",
+            "the chat role that 'instructions' are sent as"),
+    _Source("BRIDGE_DEVELOPER_ROLE", None, ("translate", "developer_role"), "system or developer",
+            "the chat role that developer messages are sent as (most open-model chat templates reject "
+            "'developer')"),
     _Source("BRIDGE_MAX_TOKENS_FIELD", None, ("translate", "max_tokens_field"),
-            "max_tokens or max_completion_tokens"),
-    _Source("BRIDGE_THINK_TAGS", None, ("translate", "think_tags"), _BOOL + ", or implicit"),
-    _Source("BRIDGE_MERGE_SYSTEM", None, ("translate", "merge_system"), _BOOL),
+            "max_tokens or max_completion_tokens", "the chat field that 'max_output_tokens' is sent as"),
+    _Source("BRIDGE_THINK_TAGS", None, ("translate", "think_tags"), _BOOL + ", or implicit",
+            "1: a leading <think>...</think> in the content is reasoning (and a model seen answering "
+            "'reasoning...</think>answer' has its later streams split too); implicit: every answer starts "
+            "inside the block; 0: no tags"),
+    _Source("BRIDGE_MERGE_SYSTEM", None, ("translate", "merge_system"), _BOOL,
+            "1: consecutive system messages are joined into one (many chat templates take a single one)"),
     _Source("BRIDGE_REASONING_BACK", None, ("translate", "reasoning_back"),
-            "empty (drop earlier reasoning), reasoning_content or reasoning"),
+            "empty, reasoning_content or reasoning",
+            "the chat field that earlier reasoning is sent back in (reasoning_content: DeepSeek, Kimi, GLM; "
+            "reasoning: OpenRouter, Ollama); empty drops it", shown_default="empty"),
     _Source("BRIDGE_PASSTHROUGH", None, ("translate", "passthrough"),
-            "comma-separated names among " + ", ".join(PASSTHROUGH_FIELDS)),
-    _Source("BRIDGE_MAX_BODY_MB", None, ("limits", "max_body_mb"), "an integer number of megabytes from 1 to 4096"),
-    _Source("BRIDGE_MAX_JSON_DEPTH", None, ("limits", "max_json_depth"), "an integer from 8 to 512"),
-    _Source("BRIDGE_MAX_INPUT_ITEMS", None, ("limits", "max_input_items"), "a positive integer"),
-    _Source("BRIDGE_MAX_TOOLS", None, ("limits", "max_tools"), "a positive integer"),
-    _Source("BRIDGE_REASONING_KEY", None, ("reasoning_key",), "any string", secret=True),
-    _Source("BRIDGE_STATE_DIR", None, ("state_dir",), "a directory path"),
+            "comma-separated names among " + ", ".join(PASSTHROUGH_FIELDS),
+            "request fields the upstream takes under the same name (others of these are dropped with a warning)",
+            shown_default="empty"),
+    _Source("BRIDGE_MAX_BODY_MB", None, ("limits", "max_body_mb"), "an integer number of megabytes from 1 to 4096",
+            "the largest request body, as sent and once decompressed (413 above it)"),
+    _Source("BRIDGE_MAX_JSON_DEPTH", None, ("limits", "max_json_depth"), "an integer from 8 to 512",
+            "the deepest nesting of objects and arrays in a request body"),
+    _Source("BRIDGE_MAX_INPUT_ITEMS", None, ("limits", "max_input_items"), "a positive integer",
+            "the most input items in one request"),
+    _Source("BRIDGE_MAX_TOOLS", None, ("limits", "max_tools"), "a positive integer",
+            "the most tools in one request, counting those inside namespaces"),
+    _Source("BRIDGE_REASONING_KEY", None, ("reasoning_key",), "any string",
+            "the secret that seals reasoning into 'encrypted_content'; set the same one on every replica",
+            secret=True, shown_default="reasoning.key in BRIDGE_STATE_DIR, made on first start"),
+    _Source("BRIDGE_STATE_DIR", None, ("state_dir",), "a directory path",
+            "where the bridge keeps its files (the generated reasoning key)",
+            shown_default="~/.local/state/openai-bridge"),
 )
+
+
+def default_of(src: _Source) -> str:
+    """The default of a setting, as a user would write it."""
+    if src.shown_default is not None:
+        return src.shown_default
+    value: object = Settings()
+    for name in src.path:
+        value = getattr(value, name)
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def from_env(env: Mapping[str, str] | None = None) -> Settings:
@@ -205,13 +266,26 @@ def _dest(flag: str) -> str:
 
 
 def _parse_flags(argv: Sequence[str] | None) -> argparse.Namespace:
+    description = ("Serve the OpenAI Responses API in front of a Chat Completions server. Every setting is an "
+                   "environment variable; the common ones are flags too, which win over the environment. An empty "
+                   "variable counts as unset.")
     p = argparse.ArgumentParser(
-        prog="openai-bridge",
-        description="Serve the OpenAI Responses API in front of a Chat Completions server.",
-        epilog="Every flag can also be set by the environment variable named in its help; "
-               "the other settings (BRIDGE_*) are listed in the README.",
+        prog="openai-bridge", description=textwrap.fill(description, 100), epilog=_env_only_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    p.add_argument("--version", action="version", version=f"openai-bridge {__version__}")
     for src in SOURCES:
         if src.flag is not None:
-            p.add_argument(src.flag, metavar=src.path[-1].upper(), help=f"{src.allowed} ({src.env})")
+            p.add_argument(src.flag, metavar=src.path[-1].upper(),
+                           help=f"{src.meaning} [{src.env}; default: {default_of(src)}; values: {src.allowed}]")
     return p.parse_args(argv)
+
+
+def _env_only_help() -> str:
+    lines = ["settings without a flag (environment variables):"]
+    for src in SOURCES:
+        if src.flag is None:
+            lines.append(f"  {src.env} (default: {default_of(src)})")
+            for text in (src.meaning, "values: " + src.allowed):
+                lines += textwrap.wrap(text, 100, initial_indent=" " * 6, subsequent_indent=" " * 8)
+    return "\n".join(lines)

@@ -15,6 +15,7 @@ import contextlib
 import ctypes
 import errno
 import gc
+import ipaddress
 import logging
 import math
 import multiprocessing
@@ -27,7 +28,8 @@ from functools import partial
 
 import uvicorn
 
-from .settings import Settings
+from . import __version__
+from .settings import Settings, shown_url
 
 log = logging.getLogger("openai_bridge")
 
@@ -80,13 +82,38 @@ def serve(settings: Settings) -> None:
 
     sock = listen(settings.host, settings.port, shared=settings.workers > 1)
     app = create_app(settings)
-    config = uvicorn.Config(app, log_level=settings.log_level, access_log=False, lifespan="on", loop="uvloop",
-                            http="httptools", ws=WEBSOCKETS,
+    if settings.workers == 1:  # else the supervisor says it, once
+        announce(settings)
+    # No logging config of uvicorn's own: its lines go through the bridge's handler and format (`logs`).
+    config = uvicorn.Config(app, log_config=None, log_level=settings.log_level, access_log=False, lifespan="on",
+                            loop="uvloop", http="httptools", ws=WEBSOCKETS,
                             timeout_graceful_shutdown=math.ceil(settings.shutdown_grace + MARGIN))
     server = Server(config, signals, grace=settings.shutdown_grace, end_runs=partial(shut_down, app))
     gc.freeze()  # what start-up built lives as long as the process: keep it out of every collection
     gc.enable()
     server.run(sockets=[sock])
+
+
+def announce(settings: Settings) -> None:
+    """The start line: what is running, where, in front of what; and a warning when that is open to others."""
+    workers = f"{settings.workers} worker{'s' if settings.workers > 1 else ''}"
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    model = f", default model {settings.default_model}" if settings.default_model else ""
+    log.info("openai-bridge %s listening on http://%s:%d (%s); upstream %s (chat)%s", __version__, host,
+             settings.port, workers, shown_url(settings.upstream), model)
+    if not _loopback(settings.host):
+        log.warning("listening on %s, beyond this machine, and the bridge asks clients for no key: anyone who "
+                    "can reach port %d can use the upstream%s", settings.host, settings.port,
+                    " and its key" if settings.api_key else "")
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve to anything
+        return False
 
 
 class Server(uvicorn.Server):
@@ -202,7 +229,7 @@ def supervise(settings: Settings) -> None:
     listen(settings.host, settings.port).close()
     for number, slot in enumerate(slots):
         spawn(number, slot)
-    log.info("openai-bridge: %d workers on http://%s:%d", settings.workers, settings.host, settings.port)
+    announce(settings)
     while signals.first is None:
         time.sleep(0.1)
         now = time.monotonic()

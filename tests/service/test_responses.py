@@ -12,6 +12,7 @@ import pytest
 
 from openai_bridge.errors import InvalidRequest, ServerShuttingDown, UpstreamError, UpstreamProtocolError
 from openai_bridge.ids import SequentialIds
+from openai_bridge.logs import REQUEST_ID
 from openai_bridge.runs.sinks import write_sse
 from openai_bridge.service.responses import ResponsesService
 from openai_bridge.settings import Settings
@@ -55,12 +56,15 @@ def test_background_false_and_nulls_are_fine():
 
 def test_store_true_is_dropped_with_a_warning_and_echoed_false(caplog: pytest.LogCaptureFixture):
     async def go() -> dict[str, Any]:
+        REQUEST_ID.set("req-7")  # as the server's middleware does
         return await service(FakeUpstream()).create({"input": "hi", "store": True}, "req-7").task
 
     with caplog.at_level(logging.WARNING, "openai_bridge"):
         response = run(go())
     assert response["store"] is False
-    assert "request req-7: dropped store (nothing is stored yet" in caplog.text
+    [record] = caplog.records
+    assert record.getMessage().startswith("dropped store (nothing is stored yet")
+    assert record.request_id == "req-7"  # type: ignore[attr-defined]
 
 
 def test_store_true_is_refused_in_strict_mode():

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from ..errors import BridgeError
-from ..wire.responses import Response
+from ..wire.responses import Response, ResponseStreamEvent
 from .log import EventLog
 
 Producer = Callable[["Run"], Coroutine[Any, Any, Response]]
@@ -16,16 +17,21 @@ Producer = Callable[["Run"], Coroutine[Any, Any, Response]]
 class Run:
     """`task` runs the producer, whose result is the final Response (or whose exception is the reason
     there is none); `log` holds its events for the sinks. `opened` is done once the upstream accepted the
-    request or refused it (`open_error`). `stopped` is the reason the run was told to end early (`stop`)."""
+    request or refused it (`open_error`). `stopped` is the reason the run was told to end early (`stop`).
+    `first_delta_at` (time.perf_counter) and `abandoned` are for the request's log line."""
 
-    __slots__ = ("streaming", "log", "opened", "open_error", "stopped", "task")
+    __slots__ = ("model", "streaming", "log", "opened", "open_error", "stopped", "first_delta_at", "abandoned",
+                 "task")
 
-    def __init__(self, produce: Producer, *, streaming: bool) -> None:
+    def __init__(self, produce: Producer, *, model: str, streaming: bool) -> None:
+        self.model = model
         self.streaming = streaming
         self.log = EventLog()
         self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.open_error: BridgeError | None = None
         self.stopped: BridgeError | None = None
+        self.first_delta_at: float | None = None
+        self.abandoned = False  # the client went away before the end
         self.task: asyncio.Task[Response] = asyncio.ensure_future(self._produce(produce))
 
     async def _produce(self, produce: Producer) -> Response:
@@ -69,3 +75,45 @@ class Run:
 
     def cancel(self) -> None:
         self.task.cancel()
+
+    def abandon(self) -> None:
+        """The client is done with this run, having read it to the end or gone away: the producer stops."""
+        if not self.task.done():
+            self.abandoned = True
+            self.task.cancel()
+
+    def saw_deltas(self, events: list[ResponseStreamEvent]) -> None:
+        """Notes when the first delta (reasoning, text or tool-call arguments) went into the log."""
+        if self.first_delta_at is None and any(e["type"].endswith(".delta") for e in events):
+            self.first_delta_at = time.perf_counter()
+
+    def outcome(self) -> str:
+        """How the run ended, for the log: `completed`, `incomplete:<reason>`, `failed:<code>`, `client_gone`
+        (or `running`)."""
+        if self.abandoned:
+            return "client_gone"
+        if not self.task.done():
+            return "running"
+        if self.task.cancelled():
+            return "client_gone"
+        error = self.task.exception()
+        if isinstance(error, BridgeError):
+            return f"failed:{error.code or error.type}"
+        if error is not None:
+            return "failed:server_error"
+        response = self.task.result()
+        status = response["status"]
+        if status == "incomplete":
+            details = response.get("incomplete_details")
+            return f"incomplete:{details['reason'] if details else '-'}"
+        if status == "failed":
+            failure = response.get("error")
+            return f"failed:{failure['code'] if failure else '-'}"
+        return str(status)
+
+    def usage(self) -> tuple[int, int] | None:
+        """Tokens in and out, once the run has a final Response with usage."""
+        if not self.task.done() or self.task.cancelled() or self.task.exception() is not None:
+            return None
+        usage = self.task.result().get("usage")
+        return (usage["input_tokens"], usage["output_tokens"]) if usage else None

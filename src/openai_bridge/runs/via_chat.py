@@ -41,6 +41,8 @@ async def stream_via_chat(run: Run, *, machine: StreamTranslator, upstream: Upst
                     batch += machine.feed(chunk)
             finally:  # what this read translated goes out even when a later chunk in it is broken
                 events.extend(batch)
+                if run.first_delta_at is None:
+                    run.saw_deltas(batch)
         if not stream.done and machine.finish_reason is None:
             raise UpstreamProtocolError("The upstream stream ended before the answer was finished.")
         if not machine.answered:
@@ -49,10 +51,10 @@ async def stream_via_chat(run: Run, *, machine: StreamTranslator, upstream: Upst
         finished(machine.response)
         events.extend(closing)
     except BridgeError as exc:
-        log.warning("request %s: upstream failed: %s", request_id, exc.message)
+        log.warning("upstream failed: %s", exc.message)
         events.extend(machine.fail(exc.code or exc.type, exc.message))
     except Exception:  # a bug of ours must still end the stream properly
-        log.exception("request %s: stream failed unexpectedly", request_id)
+        log.exception("stream failed unexpectedly")
         events.extend(machine.fail("server_error", internal_error(request_id).message))
     except asyncio.CancelledError:
         if run.stopped is None:  # the client went away

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
 from ..errors import BridgeError, InvalidRequest, internal_error
-from .middleware import request_id_of
+from .middleware import note_error, request_id_of
 
 log = logging.getLogger("openai_bridge")
 
@@ -29,24 +29,28 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(BridgeError)
     async def _bridge_error(request: Request, exc: BridgeError) -> Response:
+        note_error(request.scope, exc.code or exc.type)
         return error_response(exc)
 
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, exc: HTTPException) -> Response:
         code = "not_found" if exc.status_code == 404 else None
+        note_error(request.scope, code or str(exc.status_code))
         message = f"{request.method} {request.url.path}: {exc.detail}"
         return json_response({"error": {"message": message, "type": "invalid_request_error", "param": None,
                                         "code": code}}, exc.status_code)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+        note_error(request.scope, "invalid_request_error")
         return error_response(InvalidRequest(str(exc.errors())))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
         # Runs outside the request-id middleware (Starlette's outermost layer): it sets the header itself.
         request_id = request_id_of(request.scope)
-        log.exception("request %s: unexpected error on %s %s", request_id, request.method, request.url.path)
+        log.exception("unexpected error on %s %s", request.method, request.url.path,
+                      extra={"request_id": request_id})
         response = error_response(internal_error(request_id))
         response.headers["x-request-id"] = request_id
         return response

@@ -8,7 +8,12 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..logs import REQUEST_ID
+from ..runs.run import Run
+
 log = logging.getLogger("openai_bridge")
+# Polled by load balancers every few seconds: its log line is a debug one.
+_QUIET_PATHS = frozenset({"/healthz"})
 
 # The message that starts an HTTP answer, per scope type: a WebSocket upgrade is answered over HTTP too,
 # when it is refused with a response (`websocket.http.response`) or accepted (101).
@@ -21,8 +26,25 @@ def request_id_of(scope: Scope) -> str:
     return str(state.get("request_id", "-")) if isinstance(state, dict) else "-"
 
 
+def note_run(scope: Scope, run: Run) -> None:
+    """The run answering this request: its model, outcome, tokens and time to first token go in the log line."""
+    scope.setdefault("state", {})["run"] = run
+
+
+def note_error(scope: Scope, code: str) -> None:
+    """The code of the error this request is answered with, for the log line."""
+    scope.setdefault("state", {})["error"] = code
+
+
 class RequestIdMiddleware:
-    """`x-request-id` on every answer (the client's own when it sent one), and one log line per request."""
+    """`x-request-id` on every answer (the client's own when it sent one), the request id on every log line
+    written meanwhile, and one log line per request, written when its answer is complete:
+
+        POST /v1/responses 200 1520.3ms model=qwen3 stream=true outcome=completed tokens=12/30 ttft=95.2ms
+
+    `outcome` is `completed`, `incomplete:<reason>`, `failed:<code>` or `client_gone`; an error answer
+    without a run says `error=<code>`.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -55,8 +77,32 @@ class RequestIdMiddleware:
                 status = 403  # closed before the handshake: the server refuses the upgrade with a 403
             await send(message)
 
+        token = REQUEST_ID.set(request_id)
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception:
+            if not status:  # answered by the outermost handler, after this line is written
+                status = 500
+                note_error(scope, "server_error")
+            raise
         finally:
-            log.info("%s %s %s %d %.1fms", request_id, scope.get("method", "GET"), scope["path"], status,
-                     (time.perf_counter() - started) * 1000)
+            path = scope["path"]
+            level = logging.DEBUG if path in _QUIET_PATHS else logging.INFO
+            if log.isEnabledFor(level):
+                line = f"{scope.get('method', 'GET')} {path} {status} {(time.perf_counter() - started) * 1000:.1f}ms"
+                log.log(level, line + _details(scope["state"], started))
+            REQUEST_ID.reset(token)
+
+
+def _details(state: dict[str, object], started: float) -> str:
+    run = state.get("run")
+    if not isinstance(run, Run):
+        error = state.get("error")
+        return f" error={error}" if error else ""
+    text = f" model={run.model} stream={'true' if run.streaming else 'false'} outcome={run.outcome()}"
+    usage = run.usage()
+    if usage is not None:
+        text += f" tokens={usage[0]}/{usage[1]}"
+    if run.first_delta_at is not None:
+        text += f" ttft={(run.first_delta_at - started) * 1000:.1f}ms"
+    return text

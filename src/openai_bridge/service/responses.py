@@ -49,7 +49,7 @@ class ResponsesService:
         down = to_chat_request(request, default_model=self.settings.default_model, options=opts,
                                unseal=self.vault.open)
         for d in dropped + down.dropped:
-            log.warning("request %s: dropped %s (%s)", request_id, d.param, d.reason)
+            log.warning("dropped %s (%s)", d.param, d.reason)
         model = down.chat["model"]
         if opts.think_tags is True and model in self.closing_think_models:
             opts = replace(opts, think_tags="implicit")
@@ -59,7 +59,7 @@ class ResponsesService:
         produce = stream_via_chat if streaming else answer_via_chat
         run = Run(partial(produce, machine=machine, upstream=self.upstream, chat=down.chat,
                           finished=partial(self._finished, request, machine), request_id=request_id),
-                  streaming=streaming)
+                  model=model, streaming=streaming)
         self.runs.add(run)
         run.task.add_done_callback(lambda _: self.runs.discard(run))
         return run

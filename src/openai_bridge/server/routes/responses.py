@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from functools import partial
 
 from fastapi import APIRouter, Request, WebSocket
@@ -13,10 +12,9 @@ from ...runs.sinks import write_sse
 from ...service.responses import ResponsesService
 from ..body import read_json
 from ..errors import json_response
-from ..middleware import request_id_of
+from ..middleware import note_run, request_id_of
 from ..sse import ClientGone, SSEResponse, unless_disconnected
 
-log = logging.getLogger("openai_bridge")
 router = APIRouter()
 
 
@@ -26,11 +24,11 @@ async def create_response(request: Request) -> Response:
     body = await read_json(request, service.settings.limits)
     request_id = request_id_of(request.scope)
     run = service.create(body, request_id)
+    note_run(request.scope, run)
     if not run.streaming:
         try:
             return json_response(await unless_disconnected(run.task, request.receive))
-        except ClientGone:
-            log.info("request %s: client went away; upstream request cancelled", request_id)
+        except ClientGone:  # the upstream request is cancelled; the log line says client_gone
             return Response(status_code=499)
     keepalive = service.settings.keepalive
     try:
@@ -39,7 +37,7 @@ async def create_response(request: Request) -> Response:
     except BaseException:
         run.cancel()
         raise
-    return SSEResponse(partial(write_sse, run.log, keepalive=keepalive), on_end=run.cancel,
+    return SSEResponse(partial(write_sse, run.log, keepalive=keepalive), on_end=run.abandon,
                        headers={"x-request-id": request_id})
 
 
