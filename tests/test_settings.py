@@ -18,6 +18,32 @@ def test_base_url_with_or_without_v1():
     assert normalize_base_url("https://api.example.com/v1/") == "https://api.example.com/v1"
 
 
+@pytest.mark.parametrize("url", ["https://openrouter.ai/api/v1", "https://generativelanguage.googleapis.com/v1beta/openai",
+                                 "https://api.z.ai/api/paas/v4", "https://models.github.ai/inference"])
+def test_a_base_url_with_a_path_is_taken_as_the_provider_writes_it(url: str):
+    """Adding /v1 to these would call routes their servers do not have (a 404 for every request)."""
+    assert normalize_base_url(url) == url
+    assert normalize_base_url(url + "/") == url
+
+
+ENDPOINT_URLS = [
+    ("http://h:8000/v1/chat/completions", "/chat/completions", "http://h:8000/v1"),
+    ("http://h:8000/chat/completions/", "/chat/completions", "http://h:8000/v1"),
+    ("https://openrouter.ai/api/v1/responses", "/responses", "https://openrouter.ai/api/v1"),
+    ("http://h:8000/v1/completions", "/completions", "http://h:8000/v1"),
+]
+
+
+@pytest.mark.parametrize(("value", "endpoint", "base"), ENDPOINT_URLS, ids=[v for v, _, _ in ENDPOINT_URLS])
+def test_an_endpoint_url_is_refused_with_the_base_url_to_use(value: str, endpoint: str, base: str):
+    with pytest.raises(SettingsError) as err:
+        from_env({"REMOTE_OPENAI_BASE_URL": value})
+    assert str(err.value) == (f"REMOTE_OPENAI_BASE_URL={value!r} is not valid: expected the base URL, without "
+                              f"{endpoint} (the bridge adds it): {base!r}")
+    with pytest.raises(SettingsError, match=r"^--upstream '.*' is not valid: expected the base URL, without"):
+        load(["--upstream", value], {})
+
+
 def test_defaults():
     s = from_env({})
     assert (s.host, s.port, s.workers, s.log_level) == ("127.0.0.1", 8099, 1, "info")
@@ -170,3 +196,11 @@ def test_cli_stops_with_one_line_and_status_2(name: str, value: str):
     lines = proc.stderr.decode().splitlines()
     assert len(lines) == 1 and b"Traceback" not in proc.stderr
     assert lines[0].startswith(f"openai-bridge: {name}={value!r} is not valid: expected ")
+
+
+def test_cli_refuses_an_endpoint_url_with_the_base_url_to_use():
+    proc = run_cli({"REMOTE_OPENAI_BASE_URL": "http://h:8000/v1/chat/completions"})
+    assert (proc.returncode, proc.stdout) == (2, b"")
+    assert proc.stderr.decode().splitlines() == [
+        "openai-bridge: REMOTE_OPENAI_BASE_URL='http://h:8000/v1/chat/completions' is not valid: expected the base "
+        "URL, without /chat/completions (the bridge adds it): 'http://h:8000/v1'"]

@@ -56,10 +56,14 @@ class NotFound(BridgeError):
 
 
 class UpstreamError(BridgeError):
-    """The upstream answered with an error status; its status and message are passed on."""
+    """The upstream answered with an error status; its status and message are passed on, except where the
+    bridge's own configuration is at fault (a 502: its key refused, a route the upstream does not have)."""
 
     type = "upstream_error"
     code = "upstream_error"
+    # The status the upstream answered, whatever `status` the client gets: a 404 of a route the upstream does
+    # not have is a 502 to the client, but telling "no such route" from other failures needs the 404.
+    upstream_status: int | None = None
 
 
 class UpstreamUnreachable(BridgeError):

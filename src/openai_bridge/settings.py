@@ -51,7 +51,7 @@ class Limits(BaseModel):
 class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    # The chat server's base URL, always ending in /v1.
+    # The chat server's base URL, which /chat/completions and /models follow (see `normalize_base_url`).
     upstream: str = "http://127.0.0.1:8000/v1"
     api_key: str | None = None
     default_model: str | None = None
@@ -76,8 +76,19 @@ class Settings(BaseModel):
         return normalize_base_url(url)
 
 
+class Expected(ValueError):
+    """A bad value whose `SettingsError` line says what to use instead of what is allowed in general."""
+
+
+# Paths the bridge adds to the base URL: a base URL ending in one is an endpoint's URL, copied from a curl line.
+ENDPOINTS = ("/chat/completions", "/completions", "/responses")
+
+
 def normalize_base_url(url: str) -> str:
-    """`http://host:8000`, `http://host:8000/` and `http://host:8000/v1` all mean `http://host:8000/v1`."""
+    """`http://host:8000`, `http://host:8000/` and `http://host:8000/v1` all mean `http://host:8000/v1`: a URL
+    without a path gets the `/v1` that vLLM, llama.cpp, Ollama and OpenAI serve under. A URL with a path is
+    taken as it is: `https://openrouter.ai/api/v1`, Gemini's `.../v1beta/openai` or z.ai's `.../api/paas/v4`
+    work as their providers write them (adding /v1 to them would call routes that do not exist)."""
     url = url.strip().rstrip("/")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -86,7 +97,11 @@ def normalize_base_url(url: str) -> str:
         parts.port  # noqa: B018 - raises on a port that is not a number or out of range
     except ValueError as exc:
         raise ValueError(f"bad port ({exc})") from exc
-    if not url.endswith("/v1"):
+    endpoint = next((e for e in ENDPOINTS if parts.path.endswith(e)), None)
+    if endpoint is not None:
+        base = normalize_base_url(urlunsplit(parts._replace(path=parts.path.removesuffix(endpoint))))
+        raise Expected(f"the base URL, without {endpoint} (the bridge adds it): {base!r}")
+    if not parts.path:
         url += "/v1"
     return url
 
@@ -119,7 +134,7 @@ _SECONDS = "a number of seconds greater than 0"
 _BOOL = "1 or 0 (or true/false, yes/no, on/off)"
 SOURCES: tuple[_Source, ...] = (
     _Source("REMOTE_OPENAI_BASE_URL", "--upstream", ("upstream",),
-            "an http:// or https:// URL with a host, with or without /v1 (not ending in /chat/completions)",
+            "an http:// or https:// URL with a host (/v1 is added to one without a path)",
             "the chat server's base URL"),
     _Source("REMOTE_OPENAI_API_KEY", None, ("api_key",), "any string",
             "the key sent upstream as 'Authorization: Bearer ...'", secret=True),
@@ -247,14 +262,15 @@ def load(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
             culprit = next((s for s in given if loc[:len(s.path)] == s.path), None)
             if culprit is None:  # not from a variable: a bug of ours, not the user's
                 raise
-            lines.append(_line(culprit, *given[culprit]))
+            reason = error.get("ctx", {}).get("error")
+            lines.append(_line(culprit, *given[culprit], str(reason) if isinstance(reason, Expected) else None))
         raise SettingsError("\n".join(dict.fromkeys(lines))) from None
 
 
-def _line(src: _Source, where: str, value: str) -> str:
+def _line(src: _Source, where: str, value: str, expected: str | None = None) -> str:
     shown = "(hidden)" if src.secret else repr(value)
     joiner = " " if where.startswith("--") else "="
-    return f"{where}{joiner}{shown} is not valid: expected {src.allowed}"
+    return f"{where}{joiner}{shown} is not valid: expected {expected or src.allowed}"
 
 
 def _by_env(name: str) -> _Source:

@@ -54,6 +54,7 @@ def test_serves_on_port_from_env_and_flags(workers):
             assert r.status_code == 502
             assert r.json()["error"]["code"] == "upstream_unreachable"
             assert f"127.0.0.1:{dead}/v1" in r.json()["error"]["message"]
+            assert "check REMOTE_OPENAI_BASE_URL" in r.json()["error"]["message"]
             # uvloop + httptools + the named WebSocket implementation: an upgrade is refused with 426 here too
             assert upgrade(f"http://127.0.0.1:{port}", path).status == 426
     finally:

@@ -17,6 +17,7 @@ from openai_bridge.settings import Settings
 from openai_bridge.testing import ScriptedUpstream, free_port, running_bridge
 from openai_bridge.testing import scripted as s
 from tests.support.conformance import Recorder
+from tests.support.pages import NGINX_404, page_server
 
 from .conftest import KEEPALIVE, TIMEOUTS
 
@@ -113,6 +114,48 @@ def test_upstream_400_is_bad_request_with_upstreams_message(client: OpenAI, upst
     still_serves(client, upstream)
 
 
+@pytest.mark.parametrize("stream", [False, True])
+def test_upstream_without_the_route_is_a_502_naming_the_url_and_the_setting(client: OpenAI, upstream: ScriptedUpstream,
+                                                                              stream: bool):
+    """A base URL the server has no /chat/completions under: the bridge's configuration, not the client's request."""
+    upstream.push(s.json(NGINX_404, status=404))
+    with pytest.raises(openai.APIStatusError) as info:
+        client.responses.create(model="m", input="Hi", stream=stream)
+    assert info.value.status_code == 502
+    assert info.value.code == "upstream_not_found"
+    message = info.value.message
+    assert f"The upstream has no route POST {upstream.base_url}/chat/completions (it answered 404: 404 Not Found" \
+        in message
+    assert "Check REMOTE_OPENAI_BASE_URL" in message
+    assert "<center>" not in message and "nginx/1.24.0" not in message
+    still_serves(client, upstream)
+
+
+def test_upstream_without_any_route_fails_the_model_list_and_responses_alike(conformance: Recorder):
+    with page_server() as site, \
+            running_bridge(Settings(upstream=site, default_model="m"), wrap=conformance.wrap) as url, \
+            OpenAI(base_url=url + "/v1", api_key="x", max_retries=0) as client:
+        with pytest.raises(openai.APIStatusError) as info:
+            client.models.list()
+        assert (info.value.status_code, info.value.code) == (502, "upstream_not_found")
+        assert f"has no route GET {site}/v1/models" in info.value.message
+        assert "REMOTE_OPENAI_BASE_URL" in info.value.message
+        with pytest.raises(openai.APIStatusError) as info:
+            client.responses.create(input="Hi")
+        assert f"has no route POST {site}/v1/chat/completions" in info.value.message
+
+
+def test_upstream_unknown_model_stays_404_with_the_upstreams_message(client: OpenAI, upstream: ScriptedUpstream):
+    """The other 404: about the client's request, so the client gets it as the upstream said it (vLLM's shape)."""
+    upstream.push(s.json({"object": "error", "message": "The model `nope` does not exist.", "type": "NotFoundError",
+                          "param": None, "code": 404}, status=404))
+    with pytest.raises(openai.NotFoundError) as info:
+        client.responses.create(model="nope", input="Hi")
+    assert "The model `nope` does not exist." in info.value.message
+    assert "REMOTE_OPENAI_BASE_URL" not in info.value.message
+    still_serves(client, upstream)
+
+
 def test_upstream_ollama_style_error_string(client: OpenAI, upstream: ScriptedUpstream):
     upstream.push(s.json({"error": "model 'nope' not found"}, status=404))
     with pytest.raises(openai.APIStatusError) as info:
@@ -141,15 +184,17 @@ def test_upstream_429_passes_through(client: OpenAI, upstream: ScriptedUpstream)
 
 
 @pytest.mark.parametrize("stream", [False, True])
-def test_unreachable_upstream_is_502(stream: bool, conformance: Recorder):
-    config = Settings(upstream=f"http://127.0.0.1:{free_port()}/v1", default_model="m", keepalive=KEEPALIVE,
-                    timeouts=TIMEOUTS)
+def test_unreachable_upstream_is_502_naming_the_url_and_the_setting(stream: bool, conformance: Recorder):
+    upstream_url = f"http://127.0.0.1:{free_port()}/v1"
+    config = Settings(upstream=upstream_url, default_model="m", keepalive=KEEPALIVE, timeouts=TIMEOUTS)
     with running_bridge(config, wrap=conformance.wrap) as url, \
             OpenAI(base_url=url + "/v1", api_key="x", max_retries=0) as client:
         with pytest.raises(openai.APIStatusError) as info:
             client.responses.create(model="m", input="Hi", stream=stream)
         assert info.value.status_code == 502
         assert isinstance(info.value.body, dict) and info.value.body.get("code") == "upstream_unreachable"
+        assert f"Cannot reach the upstream at {upstream_url}: " in info.value.message
+        assert "(check REMOTE_OPENAI_BASE_URL, and that the model server is running)" in info.value.message
 
 
 def test_upstream_api_key_is_sent(upstream: ScriptedUpstream, conformance: Recorder):
@@ -206,6 +251,7 @@ def test_hanging_upstream_non_stream_is_504(client: OpenAI, upstream: ScriptedUp
     with pytest.raises(openai.APIStatusError) as info:
         client.responses.create(model="m", input="Hi")
     assert info.value.status_code == 504
+    assert "(BRIDGE_UPSTREAM_TIMEOUT)" in info.value.message
     assert time.monotonic() - started < TIMEOUTS.first_byte + 2
     assert upstream.disconnected.wait(2), "the bridge kept the timed-out upstream request open"
     still_serves(client, upstream)
@@ -214,7 +260,8 @@ def test_hanging_upstream_non_stream_is_504(client: OpenAI, upstream: ScriptedUp
 def test_hanging_upstream_stream_fails(client: OpenAI, upstream: ScriptedUpstream):
     upstream.push(s.hang(10))
     started = time.monotonic()
-    failed_stream(client, "upstream_timeout")
+    events = failed_stream(client, "upstream_timeout")
+    assert "(BRIDGE_UPSTREAM_TIMEOUT)" in events[-1].response.error.message
     assert time.monotonic() - started < TIMEOUTS.first_byte + 2
     assert upstream.disconnected.wait(2), "the bridge kept the timed-out upstream request open"
     still_serves(client, upstream)
@@ -227,6 +274,7 @@ def test_silent_upstream_mid_stream_fails_after_idle_timeout(client: OpenAI, ups
     events = failed_stream(client, "upstream_timeout")
     assert time.monotonic() - started < TIMEOUTS.idle + 1.4
     assert "".join(e.delta for e in events if e.type == "response.output_text.delta") == "Hello"
+    assert "(BRIDGE_UPSTREAM_IDLE_TIMEOUT)" in events[-1].response.error.message
     assert upstream.disconnected.wait(2)
     still_serves(client, upstream)
 

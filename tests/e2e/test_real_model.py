@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
+import openai
 import pytest
 from openai import OpenAI
 from pydantic import BaseModel, Field
@@ -88,6 +89,22 @@ def test_base_url_without_v1(llama_bridge: str) -> None:
         response = plain.responses.create(model=MODEL, input="Say hello", max_output_tokens=8)
     assert_finished(response)
     assert response.output_text
+
+
+def test_a_base_url_the_server_has_no_routes_under(llama: str, conformance: Recorder) -> None:
+    """llama.cpp's own 404 ("File Not Found"), for the API and for the model list: the client learns which URL
+    was called and which setting to fix, not that its model or its own URL is wrong."""
+    wrong = llama.removesuffix("/v1") + "/api/v1"  # OpenRouter's layout, on a server that has none of it
+    with running_bridge(Settings(upstream=wrong, default_model=MODEL), wrap=conformance.wrap) as url, \
+            OpenAI(base_url=url + "/v1", api_key="x", max_retries=0, timeout=60) as client:
+        for call, route in [(lambda: client.responses.create(input="Say hello", max_output_tokens=8),
+                             f"POST {wrong}/chat/completions"),
+                            (client.models.list, f"GET {wrong}/models")]:
+            with pytest.raises(openai.APIStatusError) as info:
+                call()
+            assert (info.value.status_code, info.value.code) == (502, "upstream_not_found")
+            assert f"has no route {route} (it answered 404: File Not Found)" in info.value.message
+            assert "REMOTE_OPENAI_BASE_URL" in info.value.message
 
 
 class City(BaseModel):

@@ -5,6 +5,7 @@ fail with the same errors. Tests that use the fake can trust it to behave like t
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 from openai_bridge.errors import BridgeError, UpstreamError, UpstreamProtocolError
 from openai_bridge.testing import FakeUpstream, ScriptedUpstream
 from openai_bridge.testing import scripted as s
+from openai_bridge.upstream.errors import BASE_URL_HINT
 from openai_bridge.upstream.http import HTTPUpstream
 
 
@@ -33,7 +35,7 @@ def through(request: pytest.FixtureRequest, server: ScriptedUpstream) -> Callabl
                 (server.push_responses if responses else server.push)(reply)
                 up: Any = HTTPUpstream(server.base_url)
             else:
-                up = FakeUpstream()
+                up = FakeUpstream(base_url=server.base_url)  # the URL that error messages name
                 (up.push_responses if responses else up.push)(reply)
             try:
                 result = await getattr(up, method)(*(() if body is None else (body,)))
@@ -65,7 +67,8 @@ def describe(exc: BaseException) -> tuple[type, int, str, str | None] | str:
     assert isinstance(exc, BridgeError)
     if isinstance(exc, UpstreamProtocolError) and "broke off" in exc.message:
         return "broke off"  # how the connection broke is the transport's own wording; that it broke is the contract
-    return type(exc), exc.status, exc.message, exc.code
+    # The scripted server's port changes from run to run.
+    return type(exc), exc.status, re.sub(r"http://127\.0\.0\.1:\d+/v1", "{base}", exc.message), exc.code
 
 
 def outcome(through: Callable[..., Any], *args: Any, **kw: Any) -> Any:
@@ -120,10 +123,13 @@ def test_responses_stream(through: Callable[..., Any]):
     assert (items, done, error) == ([(None, events[0]), (None, events[1])], True, None)
 
 
-def test_responses_of_a_chat_only_server_is_404(through: Callable[..., Any]):
+def test_responses_of_a_chat_only_server_is_a_missing_route(through: Callable[..., Any]):
+    """A route the upstream does not have is the bridge's business (502), but its 404 stays known: that is
+    how a chat-only upstream is told from one that serves Responses."""
     with pytest.raises(UpstreamError) as err:
         through(None, "responses", {"input": "hi"}, responses=False)
-    assert err.value.status == 404
+    assert (err.value.status, err.value.upstream_status, err.value.code) == (502, 404, "upstream_not_found")
+    assert "POST http://127.0.0.1:" in err.value.message and "/v1/responses" in err.value.message
 
 
 def test_models(through: Callable[..., Any]):
@@ -139,10 +145,11 @@ EXPECTED_CHAT: dict[str, Any] = {
     "answer": _completion("Hello there", reasoning_content="Let me think"),
     "tool call": _completion(None, tool_calls=[{"id": "c1", "name": "f", "arguments": '{"a": 1}'}]),
     "400": (UpstreamError, 400, "Upstream error 400: context too long", "context_length_exceeded"),
-    "404 text": (UpstreamError, 404, "Upstream error 404: no such route", "upstream_error"),
+    "404 text": (UpstreamError, 502, "The upstream has no route POST {base}/chat/completions (it answered 404: no "
+                 "such route). " + BASE_URL_HINT, "upstream_not_found"),
     "500 empty": (UpstreamError, 500, "Upstream error 500: (empty body)", "upstream_error"),
-    "garbage": (UpstreamProtocolError, 502, "The upstream answered POST /chat/completions with a body that is not "
-                "JSON: b'<html><body>502 oops</body></html>'", "upstream_bad_response"),
+    "garbage": (UpstreamProtocolError, 502, "The upstream answered POST {base}/chat/completions with an HTML page "
+                "(502 oops), not JSON. " + BASE_URL_HINT, "upstream_bad_response"),
     "error in 200": (UpstreamError, 502, "Upstream error 502: overloaded", "upstream_error"),
 }
 

@@ -13,6 +13,7 @@ from openai_bridge.testing import ScriptedUpstream
 from openai_bridge.testing import scripted as s
 from openai_bridge.upstream.errors import chat_chunk
 from openai_bridge.upstream.http import HTTPUpstream
+from tests.support.pages import NGINX_404, page_server
 
 COMPLETION = s.completion("hi")
 
@@ -116,8 +117,49 @@ def unreachable(base_url: str, **kw) -> UpstreamUnreachable:
     return err.value
 
 
-def test_unreachable():
-    assert unreachable("http://127.0.0.1:{port}/v1").status == 502
+def test_unreachable_names_the_url_and_the_setting():
+    error = unreachable("http://127.0.0.1:{port}/v1")
+    assert error.status == 502
+    assert error.message.startswith("Cannot reach the upstream at http://127.0.0.1:")
+    assert error.message.endswith("/v1: connection refused (check REMOTE_OPENAI_BASE_URL, and that the model server "
+                                  "is running).")
+
+
+@pytest.mark.parametrize("method", ["chat", "chat_stream"])
+def test_a_missing_route_names_the_url_called_without_its_password(up, method):
+    up.push(s.json(NGINX_404, status=404))
+    base = up.base_url.replace("http://", "http://user:hunter2-pw@")
+
+    async def go():
+        client = HTTPUpstream(base)
+        try:
+            await getattr(client, method)({"model": "m", "stream": method == "chat_stream"})
+        finally:
+            await client.aclose()
+
+    with pytest.raises(UpstreamError) as err:
+        asyncio.run(go())
+    e = err.value
+    assert (e.status, e.code, e.upstream_status) == (502, "upstream_not_found", 404)
+    shown = up.base_url.replace("http://", "http://user:***@") + "/chat/completions"
+    assert e.message.startswith(f"The upstream has no route POST {shown} (it answered 404: 404 Not Found "
+                                "(an HTML page))")
+    assert "hunter2-pw" not in e.message and "REMOTE_OPENAI_BASE_URL" in e.message
+
+
+def test_a_missing_model_list_names_the_url_called():
+    with page_server() as site:
+        async def go():
+            client = HTTPUpstream(site + "/v1")
+            try:
+                await client.models()
+            finally:
+                await client.aclose()
+
+        with pytest.raises(UpstreamError) as err:
+            asyncio.run(go())
+    assert (err.value.status, err.value.code, err.value.upstream_status) == (502, "upstream_not_found", 404)
+    assert f"has no route GET {site}/v1/models" in err.value.message
 
 
 def test_read_timeout(up):
@@ -125,6 +167,7 @@ def test_read_timeout(up):
     with pytest.raises(UpstreamTimeout) as err:
         call(up, "chat", {}, timeouts=Timeouts(first_byte=0.2))
     assert err.value.status == 504
+    assert err.value.message.endswith("did not answer within 0.2 s (BRIDGE_UPSTREAM_TIMEOUT).")
 
 
 async def _collect(server, body=None, timeouts=None):
@@ -208,13 +251,13 @@ def test_stream_first_byte_timeout_covers_the_headers(up):
 
 def test_stream_first_byte_timeout_until_the_first_chunk(up):
     up.push(s.sse([s.chunk(content="a")], first_delay=3))
-    with pytest.raises(UpstreamTimeout, match="0.3 s"):
+    with pytest.raises(UpstreamTimeout, match=r"0.3 s \(BRIDGE_UPSTREAM_TIMEOUT\)"):
         asyncio.run(_collect(up, timeouts=Timeouts(first_byte=0.3, idle=5)))
 
 
 def test_stream_idle_timeout_between_chunks(up):
     up.push(s.sse([s.chunk(content="a"), s.pause(0.2), s.chunk(content="b"), s.pause(3), s.chunk(content="c")]))
-    with pytest.raises(UpstreamTimeout, match="0.5 s"):
+    with pytest.raises(UpstreamTimeout, match=r"0.5 s \(BRIDGE_UPSTREAM_IDLE_TIMEOUT\)"):
         asyncio.run(_collect(up, timeouts=Timeouts(first_byte=5, idle=0.5)))
 
 

@@ -35,8 +35,11 @@ from .scripted import SSE, Answer, Garbage, Hang, Json, Pause, Received, Reply, 
 class FakeUpstream:
     """Implements `openai_bridge.upstream.base.Upstream`; replies are consumed in order, `default` after."""
 
-    def __init__(self, default: Script | None = None, *, models: Sequence[str] = ("scripted-model",)) -> None:
+    def __init__(self, default: Script | None = None, *, models: Sequence[str] = ("scripted-model",),
+                 base_url: str = "http://fake-upstream/v1") -> None:
+        """`base_url`: the URL that error messages name, as `HTTPUpstream`'s name the one it calls."""
         self.default: Script = default if default is not None else Answer()
+        self.base_url = base_url
         self.models_list = list(models)
         self.calls: list[tuple[str, Any]] = []  # (method, request body) in call order
         self._chat: deque[Script] = deque()
@@ -57,21 +60,21 @@ class FakeUpstream:
         reply = self._reply("chat", request, self._chat, default=True)
         if isinstance(reply, Answer):
             reply = _as_reply(reply, stream=False)
-        return chat_completion(await self._json(reply, "POST /chat/completions"))
+        return chat_completion(await self._json(reply, "/chat/completions"))
 
     async def chat_stream(self, request: ChatRequest) -> FakeStream[ChatChunk]:
         reply = self._reply("chat_stream", request, self._chat, default=True)
         if isinstance(reply, Answer):
             reply = _as_reply(reply, stream=True)
-        return await self._stream(reply, chat_event)
+        return await self._stream(reply, chat_event, "/chat/completions")
 
     async def responses(self, request: ResponsesRequest) -> Response:
         reply = self._reply("responses", request, self._responses, default=False)
-        return cast(Response, await self._json(reply, "POST /responses"))
+        return cast(Response, await self._json(reply, "/responses"))
 
     async def responses_stream(self, request: ResponsesRequest) -> FakeStream[NamedEvent]:
         reply = self._reply("responses_stream", request, self._responses, default=False)
-        return await self._stream(reply, named_event)
+        return await self._stream(reply, named_event, "/responses")
 
     async def models(self) -> ModelList:
         self.calls.append(("models", None))
@@ -98,34 +101,36 @@ class FakeUpstream:
             script = script(Received("POST", path, {"content-type": "application/json"}, raw, orjson.loads(raw)))
         return script
 
-    async def _json(self, reply: Reply, what: str) -> dict[str, object]:
+    async def _json(self, reply: Reply, path: str) -> dict[str, object]:
         if isinstance(reply, Hang):
             await asyncio.sleep(reply.seconds)
             raise UpstreamProtocolError("The upstream closed the connection without an answer.")
+        url = self.base_url + path
         if isinstance(reply, Garbage):
-            return json_object(b"<html><body>502 oops</body></html>", what)
+            return json_object(b"<html><body>502 oops</body></html>", f"POST {url}")
         if not isinstance(reply, Json):
             raise TypeError(f"{type(reply).__name__} is not an answer to a non-stream request")
         if reply.delay:
             await asyncio.sleep(reply.delay)
         raw = reply.body if isinstance(reply.body, bytes) else orjson.dumps(reply.body)
         if reply.status >= 400:
-            raise status_error(reply.status, raw)
-        return json_object(raw, what)
+            raise status_error(reply.status, raw, "POST", url)
+        return json_object(raw, f"POST {url}")
 
-    async def _stream(self, reply: Reply, parse: Any) -> FakeStream[Any]:
+    async def _stream(self, reply: Reply, parse: Any, path: str) -> FakeStream[Any]:
         if isinstance(reply, Garbage):
             reply = SSE(("this is not json", "{broken", "<html>"))
         if isinstance(reply, Hang):
             await asyncio.sleep(reply.seconds)
             raise UpstreamProtocolError("The upstream closed the connection without an answer.")
         if isinstance(reply, Json):  # a refusal before the stream started
-            await self._json(reply, "POST (stream)")
+            await self._json(reply, path)
             raise UpstreamProtocolError("The upstream answered a stream request with JSON.")
         if not isinstance(reply, SSE):
             raise TypeError(f"{type(reply).__name__} is not an answer to a stream request")
         if reply.status >= 400:
-            raise status_error(reply.status, b"".join(_sse_frame(c) for c in reply.chunks if not isinstance(c, Pause)))
+            raise status_error(reply.status, b"".join(_sse_frame(c) for c in reply.chunks if not isinstance(c, Pause)),
+                               "POST", self.base_url + path)
         return FakeStream(self, reply, parse)
 
 

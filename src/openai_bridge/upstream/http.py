@@ -12,13 +12,13 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Iterable
 from typing import cast
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
 
 from ..errors import BridgeError, UpstreamProtocolError, UpstreamTimeout, UpstreamUnreachable
-from ..settings import Timeouts
+from ..settings import Timeouts, shown_url
 from ..wire.chat import ChatChunk, ChatCompletion, ChatRequest
 from ..wire.models import ModelList
 from ..wire.responses import Response, ResponsesRequest
@@ -41,7 +41,7 @@ class HTTPUpstream:
         self.timeouts = timeouts or Timeouts()
         password = urlsplit(self.base_url).password
         self._redact = Redactor([api_key, password, *secrets])
-        self._shown_url = self._redact(_without_password(self.base_url))
+        self._shown_url = self._redact(shown_url(self.base_url))
         self._headers = {"accept-encoding": "identity"}
         if api_key:
             self._headers["authorization"] = f"Bearer {api_key}"
@@ -98,11 +98,11 @@ class HTTPUpstream:
                 raw = await resp.read()
                 status = resp.status
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise self._redact.error(_transport_error(exc, self._shown_url, self.timeouts.first_byte)) from exc
+            raise self._redact.error(_transport_error(exc, self._shown_url, self.timeouts)) from exc
         if status >= 400:
-            raise self._redact.error(status_error(status, raw))
+            raise self._redact.error(status_error(status, raw, method, self._shown_url + path))
         try:
-            return json_object(raw, f"{method} {path}")
+            return json_object(raw, f"{method} {self._shown_url}{path}")
         except BridgeError as exc:
             raise self._redact.error(exc) from None
 
@@ -117,7 +117,7 @@ class HTTPUpstream:
                     timeout=aiohttp.ClientTimeout(total=None, connect=t.connect, sock_connect=t.connect,
                                                   sock_read=None))
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise self._redact.error(_transport_error(exc, self._shown_url, t.first_byte)) from exc
+            raise self._redact.error(_transport_error(exc, self._shown_url, t)) from exc
         if resp.status >= 400:
             try:
                 raw = await resp.read()
@@ -125,7 +125,7 @@ class HTTPUpstream:
                 raw = b""
             finally:
                 resp.release()
-            raise self._redact.error(status_error(resp.status, raw))
+            raise self._redact.error(status_error(resp.status, raw, "POST", self._shown_url + path))
         deadline.watch(resp.content)
         return SSEStream(resp, deadline, parse, self._redact)
 
@@ -210,13 +210,13 @@ class _Deadline:
     pending read fails with `UpstreamTimeout`, through aiohttp's own way of failing a read.
     """
 
-    __slots__ = ("_loop", "_idle", "_limit", "_last", "_handle", "_content")
+    __slots__ = ("_loop", "_idle", "_limit", "_created", "_last", "_handle", "_content")
 
     def __init__(self, first_byte: float, idle: float) -> None:
         self._loop = asyncio.get_running_loop()
         self._idle = idle
         self._limit = first_byte
-        self._last = self._loop.time()
+        self._last = self._created = self._loop.time()
         self._handle: asyncio.TimerHandle | None = None
         self._content: aiohttp.StreamReader | None = None
 
@@ -247,20 +247,25 @@ class _Deadline:
             return
         self._handle = None
         assert self._content is not None
-        self._content.set_exception(UpstreamTimeout(f"The upstream sent nothing for {self._limit:g} s."))
+        # Which setting ran out; `touch` moved `_last` on if anything came (not tracked per read: it is hot).
+        setting = "BRIDGE_UPSTREAM_TIMEOUT" if self._last == self._created else "BRIDGE_UPSTREAM_IDLE_TIMEOUT"
+        self._content.set_exception(UpstreamTimeout(f"The upstream sent nothing for {self._limit:g} s ({setting})."))
 
 
-def _transport_error(exc: BaseException, base_url: str, first_byte: float) -> BridgeError:
-    if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError):
-        return UpstreamUnreachable(f"Cannot reach the upstream at {base_url}: {exc}")
+_CHECK_URL = "check REMOTE_OPENAI_BASE_URL, and that the model server is running"
+
+
+def _transport_error(exc: BaseException, base_url: str, timeouts: Timeouts) -> BridgeError:
+    """What failed, and the setting to look at: a newcomer's first failure is usually one of these."""
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return UpstreamUnreachable(f"Cannot reach the upstream at {base_url}: no connection within "
+                                   f"{timeouts.connect:g} s (BRIDGE_UPSTREAM_CONNECT_TIMEOUT); {_CHECK_URL}.")
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        # The OS's reason ("Name or service not known"); aiohttp's own text repeats the host, and a refusal reads
+        # "Connect call failed ('127.0.0.1', 8000)".
+        reason = "connection refused" if isinstance(exc.os_error, ConnectionRefusedError) else exc.strerror or exc
+        return UpstreamUnreachable(f"Cannot reach the upstream at {base_url}: {reason} ({_CHECK_URL}).")
     if isinstance(exc, TimeoutError):
-        return UpstreamTimeout(f"The upstream at {base_url} did not answer within {first_byte:g} s.")
+        return UpstreamTimeout(f"The upstream at {base_url} did not answer within {timeouts.first_byte:g} s "
+                               "(BRIDGE_UPSTREAM_TIMEOUT).")
     return UpstreamProtocolError(f"The upstream connection failed: {exc!r}")
-
-
-def _without_password(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
