@@ -117,3 +117,14 @@ def _value(line: bytes, start: int) -> bytes:
     """A field's value: what follows the colon, less one leading space."""
     value = line[start:]
     return value[1:] if value.startswith(b" ") else value
+
+
+# ---- chat streams: data-only frames, ended by [DONE] -----------------------------------------------
+
+DONE_FRAME = b"data: [DONE]\n\n"
+
+
+def data_frame(payload: Mapping[str, object]) -> bytes:
+    """`data: <json>\\n\\n`: one chat chunk (or an error object) of a Chat Completions stream, which names no
+    events; the stream ends with `DONE_FRAME`."""
+    return b"data: " + orjson.dumps(payload) + b"\n\n"

@@ -6,8 +6,9 @@ through it as one chunk), with `<think>` tags split off the content (`think.py`)
 echoed on the Response (`envelope.py`). `options.py`: how a given chat upstream wants its requests shaped.
 """
 
+from ..dropped import Dropped
 from .options import Options
-from .request import Down, Dropped, to_chat_request
+from .request import Down, to_chat_request
 from .response import completion_to_chunk, to_response
 from .stream import StreamTranslator
 from .think import ThinkSplitter

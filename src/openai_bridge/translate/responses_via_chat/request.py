@@ -36,6 +36,7 @@ from ...wire.chat import (
     ChatToolChoiceMode,
     ImageURL,
 )
+from ..dropped import Dropped
 from .envelope import obj
 from .options import Options, Role
 
@@ -68,14 +69,6 @@ _FILE_FIELDS: tuple[Literal["file_data", "file_id", "filename"], ...] = ("file_d
 _SCHEMA_OPTIONS: tuple[Literal["strict", "description"], ...] = ("strict", "description")
 # `include` values the bridge honours.
 _INCLUDES = frozenset({"message.output_text.logprobs", "reasoning.encrypted_content"})
-
-
-@dataclass(slots=True)
-class Dropped:
-    """A request field the bridge could not honour."""
-
-    param: str
-    reason: str
 
 
 @dataclass(slots=True)
