@@ -5,7 +5,7 @@ The server runs in a subprocess so a native crash cannot take pytest down and it
 The child is this module run as a script: it prints its listening address on stdout, then serves until
 its stdin closes (so it also goes away if the test process dies without cleaning up).
 
-    python tests/support/llamacpp.py [--port N] [--threads N]    # serve by hand until Ctrl-D / Ctrl-C
+    python tests/support/llamacpp.py [--port N] [--threads N] [--alias NAME]   # serve by hand until Ctrl-D / Ctrl-C
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def model_path() -> str:
     raise RuntimeError(f"{GGUF} not found in {list(spec.submodule_search_locations)}")
 
 
-def _serve(port: int, threads: int) -> None:
+def _serve(port: int, threads: int, alias: str | None) -> None:
     import xllamacpp
 
     params = xllamacpp.CommonParams()
@@ -54,6 +54,8 @@ def _serve(port: int, threads: int) -> None:
     params.use_jinja = True
     params.hostnames = ["127.0.0.1"]
     params.port = port  # 0: the OS picks a free one; `listening_address` tells which
+    if alias:  # the name the server reports as `model` (else the GGUF's absolute path on this machine)
+        params.model_alias = {alias}
     server = xllamacpp.Server(params)
     print(f"LISTENING {server.listening_address}", flush=True)
     with suppress(KeyboardInterrupt):
@@ -72,12 +74,14 @@ def _tail(path: str, n: int = 30) -> str:
 
 @contextmanager
 def llamacpp_server(
-    port: int | None = None, *, threads: int = THREADS, timeout: float = STARTUP_TIMEOUT
+    port: int | None = None, *, threads: int = THREADS, timeout: float = STARTUP_TIMEOUT, alias: str | None = None
 ) -> Iterator[str]:
-    """Run llama.cpp's server on `port` (a free one by default); yields `http://127.0.0.1:PORT/v1`."""
+    """Run llama.cpp's server on `port` (a free one by default); yields `http://127.0.0.1:PORT/v1`. `alias`: the
+    model name it reports (by default, the GGUF's path)."""
     log = tempfile.NamedTemporaryFile(prefix="llamacpp-", suffix=".log", delete=False)  # noqa: SIM115
     proc = subprocess.Popen(
-        [sys.executable, "-u", __file__, "--port", str(port or 0), "--threads", str(threads)],
+        [sys.executable, "-u", __file__, "--port", str(port or 0), "--threads", str(threads),
+         *(["--alias", alias] if alias else [])],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=log,
@@ -150,5 +154,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--threads", type=int, default=THREADS)
+    parser.add_argument("--alias", default=None)
     args = parser.parse_args()
-    _serve(args.port, args.threads)
+    _serve(args.port, args.threads, args.alias)

@@ -1,7 +1,8 @@
 """The pure translators: no I/O, no clock, no randomness (ids and time are passed in).
 
-One sub-package per direction; `responses_via_chat/` serves a Responses client from a chat upstream.
-Its public names are re-exported here:
+One sub-package per direction; `responses_via_chat/` serves a Responses client from a chat upstream,
+`responses_native/` repairs what an upstream serving the Responses API itself answers. Their public names
+are re-exported here:
 
     from openai_bridge.translate import to_chat_request, to_response, StreamTranslator
 
@@ -10,10 +11,15 @@ Its public names are re-exported here:
 - `to_response(completion: ChatCompletion, request=..., model=..., new_id=..., clock=...) -> Response`
 - `StreamTranslator(request, model=..., new_id=..., clock=...)` with `start()`, `feed(chunk: ChatChunk)`,
   `finish()`, `fail(code, message)`, each returning the `ResponseStreamEvent`s to send.
+- `StreamRepair(request, model=..., new_id=..., clock=...)` with `feed(event_name, data)`, `finish()`,
+  `fail(code, message)`: a native upstream's Responses events -> the events to send.
+- `repair_response(response, request, model=..., new_id=..., clock=...) -> Response`: the same for a
+  non-stream answer.
 
 The shapes are the TypedDicts of `openai_bridge.wire.chat` and `openai_bridge.wire.responses`.
 """
 
+from .responses_native import StreamRepair, repair_response
 from .responses_via_chat import (
     Down,
     Dropped,
@@ -29,9 +35,11 @@ __all__ = [
     "Down",
     "Dropped",
     "Options",
+    "StreamRepair",
     "StreamTranslator",
     "ThinkSplitter",
     "completion_to_chunk",
+    "repair_response",
     "to_chat_request",
     "to_response",
 ]
