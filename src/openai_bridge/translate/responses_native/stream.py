@@ -129,8 +129,8 @@ class StreamRepair:
                 self._part_done(event)
             elif kind == "error":
                 code, message = event.get("code"), event.get("message")
-                self.fail(code if isinstance(code, str) and code else "upstream_error",
-                          message if isinstance(message, str) and message else "The upstream sent an error event.")
+                self._fail(code if isinstance(code, str) and code else "upstream_error",
+                           message if isinstance(message, str) and message else "The upstream sent an error event.")
             else:
                 self._other(event, _KIND_OF_FAMILY.get(family))
         return self._take()
@@ -160,8 +160,12 @@ class StreamRepair:
 
     def fail(self, code: str, message: str) -> list[ResponseStreamEvent]:
         """End with `response.failed`, keeping what arrived: open items are in the final object, `incomplete`."""
+        self._fail(code, message)
+        return self._take()
+
+    def _fail(self, code: str, message: str) -> None:
         if self.done:
-            return []
+            return
         self._start()
         self._release()
         response = self._snapshot({})
@@ -170,7 +174,6 @@ class StreamRepair:
         response["error"] = {"code": code, "message": message}
         finish(response, "failed", limit=None, clock=self._clock)
         self._end({"type": "response.failed", "response": response})
-        return self._take()
 
     # ---- lifecycle ----------------------------------------------------------------------------
 
@@ -413,7 +416,13 @@ class StreamRepair:
         return index, part
 
     def _text_done(self, it: _Item, index: int, part: _Part, family: str, text: str, event: JSON | None = None) -> None:
-        self._catch_up(part.texts, text, lambda delta: _placed({"type": family + ".delta", "delta": delta}, it, index))
+        def delta(rest: str) -> JSON:
+            event: JSON = {"type": family + ".delta", "delta": rest}
+            if family == "response.output_text":
+                event["logprobs"] = []
+            return _placed(event, it, index)
+
+        self._catch_up(part.texts, text, delta)
         part.done = text
         done: JSON = event if event is not None else {"type": family + ".done"}
         done[_PART_EVENTS[family][2]] = text
