@@ -68,10 +68,12 @@ def finish(response: JSON, status: str, *, limit: int | None, clock: Clock) -> s
     """Set the final status, usage, error and times of a finished `response`; returns the status, which the
     cut rule may have turned from `completed` to `incomplete`."""
     usage = repair_usage(response.get("usage"))
-    if status == "completed" and is_cut(usage, limit):
+    cut = is_cut(usage, limit)
+    if status == "completed" and cut:
         status = "incomplete"
-        response["incomplete_details"] = {"reason": "max_output_tokens"}
         response["completed_at"] = None
+    if status == "incomplete" and cut and not response.get("incomplete_details"):
+        response["incomplete_details"] = {"reason": "max_output_tokens"}
     response["status"] = status
     if status == "failed":
         error = obj(response.get("error"))

@@ -19,9 +19,10 @@ the client, in order, each numbered by the one `_number` with a gapless `sequenc
 A well-formed stream (OpenAI's, the bridge's own) comes out with the same content: every field present is
 kept as it came, so the machine has no separate "already well formed" path to keep in step with this one.
 
-When the request sets `max_output_tokens`, closing events (`*.done`) are held until the next other event goes
-out: when the terminal event that follows shows the answer was cut, the items that closed in that last run
-(the ones the cut left open) say `incomplete`. Deltas, and everything else, go out at once.
+When the request sets `max_output_tokens`, closing events (`*.done`, and what the repair adds for them) are
+held until the next other event goes out: when the terminal event that follows shows the answer was cut, the
+items that closed in that last run (the ones the cut left open) say `incomplete`. Deltas, and everything
+else, go out at once.
 
 An event handed out is never changed afterwards; the upstream's dicts are copied, not changed.
 """
@@ -77,6 +78,7 @@ class StreamRepair:
         self._seq = 0
         self._out: list[JSON] = []
         self._held: list[JSON] = []
+        self._closing = False
         self._base: JSON | None = None  # the echo, under the identity the first snapshot fixed
         self._in_progress = False
         self._items: list[_Item] = []
@@ -108,6 +110,9 @@ class StreamRepair:
         else:
             self.dropped.append("(no type)")
             return []
+        # What the repair sends for a closing event (a last delta, a part the stream never showed) is part of
+        # the closing run, held with it.
+        self._closing = kind.endswith(".done")
         if kind in _LIFECYCLE:
             self._lifecycle(kind, event)
         else:
@@ -133,6 +138,7 @@ class StreamRepair:
                            message if isinstance(message, str) and message else "The upstream sent an error event.")
             else:
                 self._other(event, _KIND_OF_FAMILY.get(family))
+        self._closing = False
         return self._take()
 
     def _next_delta(self, data: Mapping[str, object], last: _Streak) -> list[ResponseStreamEvent] | None:
@@ -535,7 +541,7 @@ class StreamRepair:
     # ---- plumbing -----------------------------------------------------------------------------
 
     def _stamp(self, event: JSON) -> None:
-        if self._limit is not None and str(event["type"]).endswith(".done"):
+        if self._limit is not None and (self._closing or str(event["type"]).endswith(".done")):
             self._held.append(event)  # a closing event: the terminal may show the cut left its item open
             return
         if self._held:
