@@ -38,11 +38,12 @@ def base_envelope(upstream: Mapping[str, object], request: Mapping[str, object],
 def complete(upstream: Mapping[str, object], base: Mapping[str, object]) -> JSON:
     """`upstream` with every field of `base` it lacks (or has as null), in the upstream's key order."""
     out = dict(upstream)
+    get = out.get
     for key, value in base.items():
-        current = out.get(key)
+        current = get(key)
         if current is None:
             out[key] = value
-        elif key in _NESTED and isinstance(current, dict) and isinstance(value, dict):
+        elif type(current) is dict and key in _NESTED and isinstance(value, dict):
             missing = {k: v for k, v in value.items() if k not in current}
             if missing:
                 out[key] = {**current, **missing}

@@ -34,8 +34,9 @@ from typing import cast
 
 from ...errors import UpstreamProtocolError
 from ...wire.responses import Response, ResponseStreamEvent
-from .items import JSON, TEXT_FIELD, Clock, NewId, id_prefix, obj, part_text, repair_item, repair_part
+from .items import JSON, Clock, NewId, id_prefix, obj, part_text, repair_item, repair_part
 from .snapshot import TERMINAL_STATUS, base_envelope, complete, finish, is_cut, max_output_tokens
+from .state import FAMILY_OF_PART, FINAL_FIELDS, PART_TYPE, Item, Part, Streak, part_at, placed
 
 _LIFECYCLE = {"response.created", "response.in_progress", "response.queued"}
 # Event family -> (the item type it belongs to, the part type it writes, the field with its text).
@@ -81,10 +82,10 @@ class StreamRepair:
         self._closing = False
         self._base: JSON | None = None  # the echo, under the identity the first snapshot fixed
         self._in_progress = False
-        self._items: list[_Item] = []
-        self._open: list[_Item] = []
-        self._by_id: dict[str, _Item] = {}  # item ids, and the call_ids of calls (llama.cpp names them so)
-        self._last: _Streak | None = None
+        self._items: list[Item] = []
+        self._open: list[Item] = []
+        self._by_id: dict[str, Item] = {}  # item ids, and the call_ids of calls (llama.cpp names them so)
+        self._last: Streak | None = None
         self.response: Response | None = None
         self.done = False
         self.dropped: list[str] = []  # the types of upstream events that could not be placed, for the log
@@ -141,7 +142,7 @@ class StreamRepair:
         self._closing = False
         return self._take()
 
-    def _next_delta(self, data: Mapping[str, object], last: _Streak) -> list[ResponseStreamEvent] | None:
+    def _next_delta(self, data: Mapping[str, object], last: Streak) -> list[ResponseStreamEvent] | None:
         """The common case, kept cheap: one more delta of the part (or call) the previous event wrote to,
         named the same way, so every lookup and check of the first one holds."""
         delta = data.get("delta")
@@ -230,12 +231,12 @@ class StreamRepair:
             return
         self._add(item, event)
 
-    def _add(self, item: Mapping[str, object], event: JSON) -> _Item:
+    def _add(self, item: Mapping[str, object], event: JSON) -> Item:
         upstream_id = item.get("id")
         kind = item.get("type")
         item_id = upstream_id if isinstance(upstream_id, str) and upstream_id else self._new_id(id_prefix(kind))
         added = repair_item(item, item_id, "in_progress")
-        it = _Item(len(self._items), item_id, kind if isinstance(kind, str) else "", added)
+        it = Item(len(self._items), item_id, kind if isinstance(kind, str) else "", added)
         self._items.append(it)
         self._open.append(it)
         self._by_id[item_id] = it
@@ -247,12 +248,12 @@ class StreamRepair:
         self._stamp(event)
         return it
 
-    def _announce(self, item: Mapping[str, object]) -> _Item:
+    def _announce(self, item: Mapping[str, object]) -> Item:
         """Announce an item only its final form showed; closing it then sends its content as deltas."""
-        skeleton = {k: v for k, v in item.items() if k not in _FINAL_FIELDS}
+        skeleton = {k: v for k, v in item.items() if k not in FINAL_FIELDS}
         return self._add(skeleton, {"type": "response.output_item.added"})
 
-    def _implicit(self, kind: str, item_id: object) -> _Item:
+    def _implicit(self, kind: str, item_id: object) -> Item:
         """An item for deltas no `output_item.added` announced (servers that skip it)."""
         item: JSON = {"type": kind, "status": "in_progress"}
         if isinstance(item_id, str) and item_id:
@@ -273,7 +274,7 @@ class StreamRepair:
             return
         self._close(it, item, "completed", event)
 
-    def _find_done(self, item: Mapping[str, object], index: object) -> _Item | None:
+    def _find_done(self, item: Mapping[str, object], index: object) -> Item | None:
         for key in ("id", "call_id"):
             value = item.get(key)
             if isinstance(value, str) and value in self._by_id:
@@ -282,14 +283,14 @@ class StreamRepair:
             return self._items[index]
         return next((it for it in self._open if it.kind == item.get("type")), None)
 
-    def _close(self, it: _Item, upstream: Mapping[str, object] | None, status: str, event: JSON | None = None) -> None:
+    def _close(self, it: Item, upstream: Mapping[str, object] | None, status: str, event: JSON | None = None) -> None:
         """Emit what the upstream left out of closing `it`, then its `output_item.done`."""
         final = self._final(it, upstream, status)
         if it.kind in ("message", "reasoning"):
             content = final.get("content")
             parts = content if isinstance(content, list) else []
             for extra in parts[len(it.parts):]:  # parts the stream never showed
-                self._new_part(it, str(obj(extra).get("type") or _PART_TYPE[it.kind]))
+                self._new_part(it, str(obj(extra).get("type") or PART_TYPE[it.kind]))
             texts = [part_text(p) for p in parts]
             for index, part in enumerate(it.parts):
                 text = texts[index] if index < len(texts) else None
@@ -305,7 +306,7 @@ class StreamRepair:
         done["item"] = final
         self._stamp(done)
 
-    def _final(self, it: _Item, upstream: Mapping[str, object] | None, status: str) -> JSON:
+    def _final(self, it: Item, upstream: Mapping[str, object] | None, status: str) -> JSON:
         """The item as it closes: the upstream's final form where it sent one, the rest from the stream."""
         if upstream is None:
             return self._current(it, status)
@@ -322,7 +323,7 @@ class StreamRepair:
             final["status"] = status
         return repair_item(final, it.id, status)
 
-    def _current(self, it: _Item, status: str) -> JSON:
+    def _current(self, it: Item, status: str) -> JSON:
         """The item as far as the stream got."""
         item = {**it.added, "status": status}
         if it.kind in ("message", "reasoning"):
@@ -333,7 +334,7 @@ class StreamRepair:
             item["input"] = it.joined()
         return repair_item(item, it.id, status)
 
-    def _find(self, event: Mapping[str, object], kind: str | None) -> _Item | None:
+    def _find(self, event: Mapping[str, object], kind: str | None) -> Item | None:
         """The open item an event is about: by its `item_id`, else its `output_index`, else the newest open
         item of `kind`."""
         item_id = event.get("item_id")
@@ -359,12 +360,12 @@ class StreamRepair:
             self.dropped.append("response.content_part.added")
             return
         repaired = repair_part(part, "reasoning_text" if it.kind == "reasoning" else "output_text")
-        it.parts.append(_Part(repaired, announced=True))
-        self._stamp(_placed(event, it, len(it.parts) - 1, part=repaired))
+        it.parts.append(Part(repaired, announced=True))
+        self._stamp(placed(event, it, len(it.parts) - 1, part=repaired))
 
     def _part_done(self, event: JSON) -> None:
         it = self._find(event, "message")
-        found = None if it is None else _part_at(it, event.get("content_index"), None)
+        found = None if it is None else part_at(it, event.get("content_index"), None)
         if it is None or found is None:
             self.dropped.append("response.content_part.done")
             return
@@ -372,8 +373,8 @@ class StreamRepair:
         text = part_text(event.get("part"))
         self._close_part(it, index, part, part.value() if text is None else text, event)
 
-    def _close_part(self, it: _Item, index: int, part: _Part, text: str, event: JSON | None = None) -> None:
-        family = _FAMILY_OF_PART.get(str(part.part.get("type")))
+    def _close_part(self, it: Item, index: int, part: Part, text: str, event: JSON | None = None) -> None:
+        family = FAMILY_OF_PART.get(str(part.part.get("type")))
         if part.done is None and family is not None:
             self._text_done(it, index, part, family, text)
         if part.announced and not part.closed:
@@ -381,7 +382,7 @@ class StreamRepair:
             upstream = event.get("part") if event is not None else None
             closed = repair_part(upstream if isinstance(upstream, dict) else part.final(), str(part.part["type"]))
             done: JSON = event if event is not None else {"type": "response.content_part.done"}
-            self._stamp(_placed(done, it, index, part=closed))
+            self._stamp(placed(done, it, index, part=closed))
 
     def _part_event(self, event: JSON, family: str, step: str) -> None:
         kind, part_type, field = _PART_EVENTS[family]
@@ -389,7 +390,7 @@ class StreamRepair:
         item_id = event.get("item_id")
         if it is None and step in ("delta", "done") and not (isinstance(item_id, str) and item_id in self._by_id):
             it = self._implicit(kind, item_id)  # deltas of an item no `output_item.added` announced
-        found = None if it is None else _part_at(it, event.get("content_index"), part_type)
+        found = None if it is None else part_at(it, event.get("content_index"), part_type)
         if found is None and it is not None and step in ("delta", "done"):
             found = self._new_part(it, part_type)
         if it is None or found is None or found[1].done is not None:
@@ -405,28 +406,28 @@ class StreamRepair:
             part.texts.append(delta)
             if part_type == "output_text" and not isinstance(event.get("logprobs"), list):
                 event["logprobs"] = []
-            self._stamp(_placed(event, it, index))
+            self._stamp(placed(event, it, index))
             self._last = streak
         elif step == "done":
             text = event.get(field)
             self._text_done(it, index, part, family, text if isinstance(text, str) else part.value(), event)
         else:
-            self._stamp(_placed(event, it, index))
+            self._stamp(placed(event, it, index))
 
-    def _new_part(self, it: _Item, part_type: str) -> tuple[int, _Part]:
-        part = _Part(repair_part({"type": part_type}), announced=it.kind == "message")
+    def _new_part(self, it: Item, part_type: str) -> tuple[int, Part]:
+        part = Part(repair_part({"type": part_type}), announced=it.kind == "message")
         it.parts.append(part)
         index = len(it.parts) - 1
         if part.announced:
-            self._stamp(_placed({"type": "response.content_part.added"}, it, index, part=dict(part.part)))
+            self._stamp(placed({"type": "response.content_part.added"}, it, index, part=dict(part.part)))
         return index, part
 
-    def _text_done(self, it: _Item, index: int, part: _Part, family: str, text: str, event: JSON | None = None) -> None:
+    def _text_done(self, it: Item, index: int, part: Part, family: str, text: str, event: JSON | None = None) -> None:
         def delta(rest: str) -> JSON:
-            event: JSON = {"type": family + ".delta", "delta": rest}
+            last: JSON = {"type": family + ".delta", "delta": rest}
             if family == "response.output_text":
-                event["logprobs"] = []
-            return _placed(event, it, index)
+                last["logprobs"] = []
+            return placed(last, it, index)
 
         self._catch_up(part.texts, text, delta)
         part.done = text
@@ -434,7 +435,7 @@ class StreamRepair:
         done[_PART_EVENTS[family][2]] = text
         if family == "response.output_text" and not isinstance(done.get("logprobs"), list):
             done["logprobs"] = []
-        self._stamp(_placed(done, it, index))
+        self._stamp(placed(done, it, index))
 
     # ---- function call arguments, custom tool input --------------------------------------------
 
@@ -451,24 +452,24 @@ class StreamRepair:
                 return
             streak = (event["type"], event.get("item_id"), event.get("content_index"), it, None, None)
             it.args.append(delta)
-            self._stamp(_placed(event, it, None))
+            self._stamp(placed(event, it, None))
             self._last = streak
         elif step == "done":
             value = event.get(field)
             self._arguments_done(it, value if isinstance(value, str) else it.joined(), event)
         else:
-            self._stamp(_placed(event, it, None))
+            self._stamp(placed(event, it, None))
 
-    def _arguments_done(self, it: _Item, value: str, event: JSON | None = None) -> None:
+    def _arguments_done(self, it: Item, value: str, event: JSON | None = None) -> None:
         family, field = ("response.function_call_arguments", "arguments") if it.kind == "function_call" \
             else ("response.custom_tool_call_input", "input")
-        self._catch_up(it.args, value, lambda delta: _placed({"type": family + ".delta", "delta": delta}, it, None))
+        self._catch_up(it.args, value, lambda delta: placed({"type": family + ".delta", "delta": delta}, it, None))
         it.args_done = value
         done: JSON = event if event is not None else {"type": family + ".done"}
         done[field] = value
         if it.kind == "function_call" and not isinstance(done.get("name"), str):
             done["name"] = it.added.get("name", "")
-        self._stamp(_placed(done, it, None))
+        self._stamp(placed(done, it, None))
 
     def _catch_up(self, texts: list[str], value: str, delta: Callable[[str], JSON]) -> None:
         """A `.done` value that extends what the deltas said (or that came without any) gets the rest as one
@@ -528,7 +529,7 @@ class StreamRepair:
             event["summary_index"] = summary
         if event["type"] == "response.reasoning_summary_part.added" and isinstance(summary, int):
             it.summaries = max(it.summaries, summary + 1)
-        self._stamp(_placed(event, it, None))
+        self._stamp(placed(event, it, None))
 
     def _end(self, event: JSON) -> None:
         self._release()
@@ -561,73 +562,3 @@ class StreamRepair:
     def _take(self) -> list[ResponseStreamEvent]:
         out, self._out = self._out, []
         return cast(list[ResponseStreamEvent], out)
-
-
-# What an announced item carries only once it is final: the stream sends it as deltas and parts.
-_FINAL_FIELDS = ("status", "content", "summary", "arguments", "input")
-_PART_TYPE = {"message": "output_text", "reasoning": "reasoning_text"}
-# A run of deltas to one place: (type, item_id and content_index as the upstream named them, the item, the
-# part's index and the part, or None and None for a call's arguments).
-type _Streak = tuple[object, object, object, _Item, int | None, _Part | None]
-_FAMILY_OF_PART = {"output_text": "response.output_text", "refusal": "response.refusal",
-                   "reasoning_text": "response.reasoning_text"}
-
-
-def _placed(event: JSON, it: _Item, content_index: int | None, **extra: object) -> JSON:
-    """`event` on item `it` (and its part `content_index`): the ids and indexes the stream uses."""
-    event["item_id"] = it.id
-    event["output_index"] = it.index
-    if content_index is not None:
-        event["content_index"] = content_index
-    event.update(extra)
-    return event
-
-
-def _part_at(it: _Item, index: object, part_type: str | None) -> tuple[int, _Part] | None:
-    """The part an event is about: at its `content_index` when that is one of the item's parts, else the
-    item's last part (of `part_type`, when given) not yet closed."""
-    parts = it.parts
-    if isinstance(index, int) and 0 <= index < len(parts):
-        part = parts[index]
-        if part_type is None or part.part.get("type") == part_type:
-            return (index, part) if not part.closed else None
-    if parts:
-        part = parts[-1]
-        if not part.closed and (part_type is None or part.part.get("type") == part_type):
-            return len(parts) - 1, part
-    return None
-
-
-class _Item:
-    __slots__ = ("index", "id", "kind", "added", "parts", "args", "args_done", "summaries", "final")
-
-    def __init__(self, index: int, item_id: str, kind: str, added: JSON) -> None:
-        self.index = index
-        self.id = item_id
-        self.kind = kind
-        self.added = added  # as announced (also the event's item: never changed)
-        self.parts: list[_Part] = []
-        self.args: list[str] = []
-        self.args_done: str | None = None
-        self.summaries = 0
-        self.final: JSON | None = None  # as closed
-
-    def joined(self) -> str:
-        return "".join(self.args)
-
-
-class _Part:
-    __slots__ = ("part", "texts", "done", "announced", "closed")
-
-    def __init__(self, part: JSON, *, announced: bool) -> None:
-        self.part = part  # as added
-        self.texts: list[str] = []
-        self.done: str | None = None  # the `.done` event's text, once sent
-        self.announced = announced  # a `content_part.added` went out, so a `content_part.done` must too
-        self.closed = False
-
-    def value(self) -> str:
-        return self.done if self.done is not None else "".join(self.texts)
-
-    def final(self) -> JSON:
-        return {**self.part, TEXT_FIELD.get(str(self.part.get("type")), "text"): self.value()}
