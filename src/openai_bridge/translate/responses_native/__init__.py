@@ -3,9 +3,9 @@ defective (llama.cpp's `/v1/responses`: no `sequence_number`, `output_index` or 
 snapshots, `completed` when `max_output_tokens` cut the answer; older servers: data-only frames, `[DONE]`).
 
 `stream.py`: `StreamRepair`, the machine that mends an event stream as it passes (`state.py`: its record of
-items and parts); `response.py`:
-`repair_response`, the same for a non-stream Response; `snapshot.py`: the Response completed with the
-request's echo, and the cut rule; `items.py`: items, parts and usage with every required field.
+items and parts); `response.py`: `repair_response`, the same for a non-stream Response; `snapshot.py`: the
+Response completed with the request's echo, and the cut rule; `items.py`: items, parts and usage with every
+required field.
 """
 
 from .response import repair_response
