@@ -40,7 +40,7 @@ def smollm2_path() -> str:
     raise SystemExit(f"{SMOLLM2_GGUF} not found in {list(spec.submodule_search_locations)}")
 
 
-def serve(gguf: str, *, port: int = 8000, ctx: int = 8192, threads: int | None = None,
+def serve(gguf: str, *, port: int = 8000, ctx: int = 8192, threads: int | None = None, alias: str | None = None,
           until_stdin_closes: bool = False) -> None:
     """Serve `gguf` until SIGINT or SIGTERM (or, with `until_stdin_closes`, the end of stdin); never returns."""
     import xllamacpp  # here, so that --help works without it
@@ -53,6 +53,8 @@ def serve(gguf: str, *, port: int = 8000, ctx: int = 8192, threads: int | None =
     params.use_jinja = True  # the model's own chat template: roles, tool calls
     params.hostnames = ["127.0.0.1"]
     params.port = port
+    if alias:  # the model name the server reports (else the GGUF's path)
+        params.model_alias = {alias}
     # The server runs in native threads, which inherit this mask: the stop signals then reach the main
     # thread's sigwait, wherever the kernel would have delivered them.
     signal.pthread_sigmask(signal.SIG_BLOCK, STOP)
@@ -76,12 +78,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1; 0 picks a free one (8000)")
     parser.add_argument("--ctx", type=int, default=8192, help="context size in tokens (8192)")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (llama.cpp's default)")
+    parser.add_argument("--alias", default=None, help="the model name the server reports (default: the GGUF's path)")
     parser.add_argument("--until-stdin-closes", action="store_true", help="also stop at the end of stdin")
     args = parser.parse_args(argv)
     gguf = args.gguf or smollm2_path()
     if not Path(gguf).is_file():
         raise SystemExit(f"{gguf}: no such file")
-    serve(gguf, port=args.port, ctx=args.ctx, threads=args.threads, until_stdin_closes=args.until_stdin_closes)
+    serve(gguf, port=args.port, ctx=args.ctx, threads=args.threads, alias=args.alias,
+          until_stdin_closes=args.until_stdin_closes)
 
 
 if __name__ == "__main__":

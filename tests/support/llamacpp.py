@@ -37,13 +37,14 @@ def _tail(path: str, n: int = 30) -> str:
 
 @contextmanager
 def llamacpp_server(
-    port: int | None = None, *, threads: int = THREADS, timeout: float = STARTUP_TIMEOUT
+    port: int | None = None, *, threads: int = THREADS, timeout: float = STARTUP_TIMEOUT, alias: str | None = None
 ) -> Iterator[str]:
-    """Run llama.cpp's server on `port` (a free one by default); yields `http://127.0.0.1:PORT/v1`."""
+    """Run llama.cpp's server on `port` (a free one by default); yields `http://127.0.0.1:PORT/v1`. `alias`: the
+    model name it reports (by default, the GGUF's path)."""
     log = tempfile.NamedTemporaryFile(prefix="llamacpp-", suffix=".log", delete=False)  # noqa: SIM115
     proc = subprocess.Popen(
         [sys.executable, "-u", str(SCRIPT), "--port", str(port or 0), "--threads", str(threads),
-         "--until-stdin-closes"],
+         "--until-stdin-closes", *(["--alias", alias] if alias else [])],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=log,

@@ -1,7 +1,8 @@
 """The pure translators: no I/O, no clock, no randomness (ids and time are passed in).
 
 One sub-package per direction; `responses_via_chat/` serves a Responses client from a chat upstream,
-`chat_via_responses/` a chat client from a Responses upstream. Their public names are re-exported here:
+`chat_via_responses/` a chat client from a Responses upstream; `responses_native/` repairs what an upstream
+serving the Responses API itself answers. Their public names are re-exported here:
 
     from openai_bridge.translate import to_chat_request, to_response, StreamTranslator
     from openai_bridge.translate import to_responses_request, to_chat_completion, ChatStreamTranslator
@@ -11,6 +12,10 @@ One sub-package per direction; `responses_via_chat/` serves a Responses client f
 - `to_response(completion: ChatCompletion, request=..., model=..., new_id=..., clock=...) -> Response`
 - `StreamTranslator(request, model=..., new_id=..., clock=...)` with `start()`, `feed(chunk: ChatChunk)`,
   `finish()`, `fail(code, message)`, each returning the `ResponseStreamEvent`s to send.
+- `StreamRepair(request, model=..., new_id=..., clock=...)` with `feed(event_name, data)`, `finish()`,
+  `fail(code, message)`: a native upstream's Responses events -> the events to send.
+- `repair_response(response, request, model=..., new_id=..., clock=...) -> Response`: the same for a
+  non-stream answer.
 
 The reverse direction:
 
@@ -31,6 +36,7 @@ from .chat_via_responses import (
     to_responses_request,
     upstream_failure,
 )
+from .responses_native import StreamRepair, repair_response
 from .responses_via_chat import (
     Down,
     Dropped,
@@ -48,9 +54,11 @@ __all__ = [
     "Dropped",
     "Options",
     "ResponsesDown",
+    "StreamRepair",
     "StreamTranslator",
     "ThinkSplitter",
     "completion_to_chunk",
+    "repair_response",
     "to_chat_completion",
     "to_chat_request",
     "to_response",
