@@ -10,8 +10,9 @@ from __future__ import annotations
 import argparse
 import os
 import textwrap
+import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -48,6 +49,45 @@ class Limits(BaseModel):
     max_tools: int = Field(512, ge=1)
 
 
+# How the bridge talks to an upstream: `chat` translates to Chat Completions; `responses` passes Responses
+# requests straight through (and translates chat requests up to it); `auto` learns which the upstream serves.
+UpstreamMode = Literal["auto", "chat", "responses"]
+
+
+class UpstreamConfig(BaseModel):
+    """One model server, from the config file (or, without one, from the environment alone)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1)
+    base_url: str
+    api_key: str | None = None
+    mode: UpstreamMode | None = None  # None: BRIDGE_UPSTREAM_MODE
+    timeouts: Timeouts | None = None  # None: the BRIDGE_UPSTREAM_*TIMEOUT settings
+    # Models named `<prefix><name>` go to this upstream as `<name>`, e.g. "ollama/" for "ollama/qwen3".
+    prefix: str | None = None
+    # How this upstream wants its chat requests shaped; unset fields follow the BRIDGE_* settings.
+    translate: dict[str, object] = Field(default_factory=dict)
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, url: str) -> str:
+        return normalize_base_url(url)
+
+
+class ModelConfig(BaseModel):
+    """A model the config file routes: to one upstream, or several replicas serving it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1)
+    upstreams: tuple[str, ...] = Field(min_length=1)
+    # The name the upstream knows it by (an alias), when not `name`.
+    upstream_model: str | None = None
+    mode: UpstreamMode | None = None
+    translate: dict[str, object] = Field(default_factory=dict)
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -69,6 +109,14 @@ class Settings(BaseModel):
     # Secret for sealing reasoning into `encrypted_content`; else a key file in `state_dir`.
     reasoning_key: str | None = None
     state_dir: Path = Path.home() / ".local" / "state" / "openai-bridge"
+    upstream_mode: UpstreamMode = "auto"
+    # How long a learned verdict (does this upstream serve /responses for this model?) is trusted.
+    detect_ttl: float = Field(600.0, gt=0, allow_inf_nan=False)
+    # Send the client's own bearer token upstream instead of `api_key`.
+    forward_client_key: bool = False
+    # From the config file (BRIDGE_CONFIG); without one, a single upstream made of the settings above.
+    upstreams: tuple[UpstreamConfig, ...] = ()
+    models: tuple[ModelConfig, ...] = ()
 
     @field_validator("upstream")
     @classmethod
@@ -189,6 +237,16 @@ SOURCES: tuple[_Source, ...] = (
             "the most input items in one request"),
     _Source("BRIDGE_MAX_TOOLS", None, ("limits", "max_tools"), "a positive integer",
             "the most tools in one request, counting those inside namespaces"),
+    _Source("BRIDGE_CONFIG", "--config", ("config",), "the path of a TOML file",
+            "several upstreams, routes from models to them, and settings per upstream and per model: see "
+            "docs/settings.md", shown_default="none: one upstream, REMOTE_OPENAI_BASE_URL"),
+    _Source("BRIDGE_UPSTREAM_MODE", None, ("upstream_mode",), "auto, chat or responses",
+            "chat: Responses requests are translated to Chat Completions; responses: the upstream serves the "
+            "Responses API and gets them as they are; auto: the bridge learns which, per upstream and model"),
+    _Source("BRIDGE_DETECT_TTL", None, ("detect_ttl",), _SECONDS,
+            "how long a learned verdict (does this upstream serve /responses for this model?) is trusted"),
+    _Source("BRIDGE_FORWARD_CLIENT_KEY", None, ("forward_client_key",), _BOOL,
+            "1: the client's own bearer token is sent upstream instead of REMOTE_OPENAI_API_KEY"),
     _Source("BRIDGE_REASONING_KEY", None, ("reasoning_key",), "any string",
             "the secret that seals reasoning into 'encrypted_content'; set the same one on every replica",
             secret=True, shown_default="reasoning.key in BRIDGE_STATE_DIR, made on first start"),
@@ -239,6 +297,12 @@ def load(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     problems: list[str] = []
     for src, (where, value) in given.items():
         parsed: object = value.strip() if not src.secret else value
+        if src.path == ("config",):
+            try:
+                data.update(read_config(Path(value.strip()), env))
+            except SettingsError as exc:
+                problems += [f"{where}={value.strip()}: {line}" for line in str(exc).splitlines()]
+            continue
         if src.path == ("translate", "passthrough"):
             names = [n.strip() for n in value.split(",") if n.strip()]
             if any(n not in PASSTHROUGH_FIELDS for n in names):
@@ -265,6 +329,82 @@ def load(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
             reason = error.get("ctx", {}).get("error")
             lines.append(_line(culprit, *given[culprit], str(reason) if isinstance(reason, Expected) else None))
         raise SettingsError("\n".join(dict.fromkeys(lines))) from None
+
+
+def read_config(path: Path, env: Mapping[str, str]) -> dict[str, object]:
+    """The config file's upstreams and models, as `Settings` fields; a key named by `api_key_env` is read
+    from the environment here. Raises `SettingsError`, one line per problem."""
+    try:
+        doc = tomllib.loads(path.read_text())
+    except OSError as exc:
+        raise SettingsError(f"cannot read it: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"not valid TOML: {exc}") from None
+    problems = [f"unknown key '{key}' (expected upstreams, models)" for key in doc
+                if key not in ("upstreams", "models")]
+    upstreams: list[UpstreamConfig] = []
+    for name, table in _tables(doc, "upstreams", problems):
+        key_env = table.pop("api_key_env", None)
+        if key_env is not None:
+            if not isinstance(key_env, str) or not env.get(key_env):
+                problems.append(f"upstreams.{name}.api_key_env: the variable {key_env!r} is not set")
+                continue
+            table["api_key"] = env[key_env]
+        upstream = _validated(UpstreamConfig, f"upstreams.{name}", {"name": name, **table}, problems)
+        if upstream is not None:
+            upstreams.append(upstream)
+    models: list[ModelConfig] = []
+    for name, table in _tables(doc, "models", problems):
+        model = _validated(ModelConfig, f"models.{name}", {"name": name, **table}, problems)
+        if model is not None:
+            models.append(model)
+    if not upstreams and not problems:
+        problems.append("no [upstreams.NAME] table: a config file lists at least one upstream")
+    known = {u.name for u in upstreams}
+    for model in models:
+        problems += [f"models.{model.name}.upstreams: no upstream is named {name!r}"
+                     for name in model.upstreams if name not in known]
+    for where, overrides in [(f"upstreams.{u.name}", u.translate) for u in upstreams] + \
+                            [(f"models.{m.name}", m.translate) for m in models]:
+        try:
+            options_with(Options(), overrides)
+        except (TypeError, ValueError) as exc:
+            problems.append(f"{where}.translate: {exc}")
+    if problems:
+        raise SettingsError("\n".join(problems))
+    return {"upstreams": tuple(upstreams), "models": tuple(models)}
+
+
+def options_with(base: Options, overrides: Mapping[str, object]) -> Options:
+    """`base` with the fields a config table sets (a list of passthrough names becomes a set)."""
+    if not overrides:
+        return base
+    fields = {k: frozenset(v) if k == "passthrough" and isinstance(v, list) else v for k, v in overrides.items()}
+    return replace(base, **fields)  # type: ignore[arg-type]  # checked by Options.__post_init__ and replace()
+
+
+def _tables(doc: Mapping[str, object], key: str, problems: list[str]) -> list[tuple[str, dict[str, object]]]:
+    section = doc.get(key, {})
+    if not isinstance(section, dict):
+        problems.append(f"{key}: expected tables [{key}.NAME]")
+        return []
+    found = []
+    for name, table in section.items():
+        if isinstance(table, dict):
+            found.append((name, dict(table)))
+        else:
+            problems.append(f"{key}.{name}: expected a table")
+    return found
+
+
+def _validated[M: BaseModel](model: type[M], where: str, data: dict[str, object], problems: list[str]) -> M | None:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            loc = ".".join(str(part) for part in error["loc"])
+            problems.append(f"{where}.{loc}: {error['msg']}")
+        return None
 
 
 def _line(src: _Source, where: str, value: str, expected: str | None = None) -> str:

@@ -13,6 +13,7 @@ import pytest
 from openai_bridge.errors import InvalidRequest, ServerShuttingDown, UpstreamError, UpstreamProtocolError
 from openai_bridge.ids import SequentialIds
 from openai_bridge.logs import REQUEST_ID
+from openai_bridge.routing import DEFAULT, Router
 from openai_bridge.runs.sinks import write_sse
 from openai_bridge.service.responses import ResponsesService
 from openai_bridge.settings import Settings
@@ -23,7 +24,8 @@ from openai_bridge.vault import ReasoningVault
 
 
 def service(upstream: FakeUpstream, **settings: Any) -> ResponsesService:
-    return ResponsesService(Settings(default_model="m", **settings), upstream, vault=ReasoningVault(b"k"),
+    config = Settings(default_model="m", **settings)
+    return ResponsesService(config, Router(config, {DEFAULT: upstream}), vault=ReasoningVault(b"k"),
                             items=ItemCache(), new_id=SequentialIds(), clock=lambda: 1700000000)
 
 

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from ..ids import now, random_id
+from ..routing import DEFAULT, Router, configured_upstreams
 from ..service.models import ModelsService
 from ..service.responses import ResponsesService
 from ..settings import Settings
@@ -24,22 +25,28 @@ def create_app(settings: Settings, *, upstream: Upstream | None = None,
                new_id: Callable[[str], str] = random_id, clock: Callable[[], int] = now) -> FastAPI:
     """The bridge as an ASGI app. `upstream` defaults to the HTTP client for `settings.upstream`; tests
     pass `openai_bridge.testing.FakeUpstream` (and repeatable `new_id`/`clock`)."""
-    up = upstream if upstream is not None else HTTPUpstream(settings.upstream, api_key=settings.api_key,
-                                                            timeouts=settings.timeouts,
-                                                            secrets=[settings.reasoning_key])
+    upstreams: dict[str, Upstream]
+    if upstream is not None:
+        upstreams = {DEFAULT: upstream}
+    else:
+        configs = configured_upstreams(settings)
+        secrets = [settings.reasoning_key, *(c.api_key for c in configs)]  # no upstream repeats another's key
+        upstreams = {c.name: HTTPUpstream(c.base_url, api_key=c.api_key, timeouts=c.timeouts or settings.timeouts,
+                                          secrets=secrets) for c in configs}
+    router = Router(settings, upstreams)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
             yield
         finally:
-            await up.aclose()
+            await router.aclose()
 
     app = FastAPI(title="openai-bridge", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.responses = ResponsesService(
-        settings, up, vault=ReasoningVault(load_secret(settings.reasoning_key, settings.state_dir)),
+        settings, router, vault=ReasoningVault(load_secret(settings.reasoning_key, settings.state_dir)),
         items=ItemCache(), new_id=new_id, clock=clock)
-    app.state.models = ModelsService(up)
+    app.state.models = ModelsService(router)
     app.add_middleware(RequestIdMiddleware)
     errors.install(app)
     mount(app)

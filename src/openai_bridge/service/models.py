@@ -1,14 +1,14 @@
-"""The model list."""
+"""The model list: every upstream's, merged."""
 
 from __future__ import annotations
 
-from ..upstream.base import Upstream
+from ..routing import Router
 from ..wire.models import ModelList
 
 
 class ModelsService:
-    def __init__(self, upstream: Upstream) -> None:
-        self.upstream = upstream
+    def __init__(self, router: Router) -> None:
+        self.router = router
 
     async def list(self) -> ModelList:
-        return await self.upstream.models()
+        return await self.router.model_list()

@@ -9,12 +9,12 @@ from functools import partial
 
 from ..errors import InvalidRequest, ServerShuttingDown
 from ..ids import now, random_id
+from ..routing import Router
 from ..runs.run import Run
 from ..runs.via_chat import answer_via_chat, stream_via_chat
 from ..settings import Settings
 from ..store.items import ItemCache
 from ..translate import Dropped, StreamTranslator, to_chat_request
-from ..upstream.base import Upstream
 from ..vault import ReasoningVault
 from ..wire.responses import Response
 
@@ -23,10 +23,10 @@ _SHUTTING_DOWN = "The bridge is shutting down and this response could not finish
 
 
 class ResponsesService:
-    def __init__(self, settings: Settings, upstream: Upstream, *, vault: ReasoningVault, items: ItemCache,
+    def __init__(self, settings: Settings, router: Router, *, vault: ReasoningVault, items: ItemCache,
                  new_id: Callable[[str], str] = random_id, clock: Callable[[], int] = now) -> None:
         self.settings = settings
-        self.upstream = upstream
+        self.router = router
         self.vault = vault
         self.items = items
         self.new_id = new_id
@@ -45,19 +45,21 @@ class ResponsesService:
             raise ServerShuttingDown(_SHUTTING_DOWN)
         dropped = self._policy(request)
         request = self.items.resolve(request)
-        opts = self.settings.translate
+        route = self.router.route(requested_model(request, self.settings.default_model))
+        opts = route.options
         down = to_chat_request(request, default_model=self.settings.default_model, options=opts,
                                unseal=self.vault.open)
         for d in dropped + down.dropped:
             log.warning("dropped %s (%s)", d.param, d.reason)
-        model = down.chat["model"]
+        model = down.chat["model"]  # the client's name for it, which the Response echoes
+        down.chat["model"] = route.model
         if opts.think_tags is True and model in self.closing_think_models:
             opts = replace(opts, think_tags="implicit")
         machine = StreamTranslator(request, model=model, new_id=self.new_id, clock=self.clock,
                                    options=opts, seal=self.vault.seal, store=False)
         streaming = bool(down.chat.get("stream"))
         produce = stream_via_chat if streaming else answer_via_chat
-        run = Run(partial(produce, machine=machine, upstream=self.upstream, chat=down.chat,
+        run = Run(partial(produce, machine=machine, upstream=route.upstream, chat=down.chat,
                           finished=partial(self._finished, request, machine), request_id=request_id),
                   model=model, streaming=streaming)
         self.runs.add(run)
@@ -110,6 +112,16 @@ class ResponsesService:
             self.closing_think_models.add(model)
             log.info("model %s answers 'reasoning...</think>answer' (its chat template opens the think block): "
                      "its next streams are split into reasoning and text from the start", model)
+
+
+def requested_model(request: Mapping[str, object], default_model: str | None) -> str:
+    """The model a request names (or the default one); raises `InvalidRequest` when there is none."""
+    model = request.get("model") or default_model
+    if not model:
+        raise InvalidRequest("You must provide a model parameter (or set DEFAULT_MODEL).", param="model")
+    if not isinstance(model, str):
+        raise InvalidRequest("'model' must be a string.", param="model")
+    return model
 
 
 def _count_tools(tools: object) -> int:

@@ -1,0 +1,41 @@
+"""What the bridge learned about its upstreams: does an upstream serve the Responses API for a model?
+
+In `auto` mode the answer is learned from real traffic (a 404/405/501 on `/responses` says no; a proper
+answer says yes) or from `openai-bridge probe`, and trusted for `ttl` seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+log = logging.getLogger("openai_bridge")
+
+
+class Verdicts:
+    def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self.clock = clock
+        self._native: dict[tuple[str, str], tuple[bool, float]] = {}  # (upstream, model) -> (verdict, expiry)
+
+    def native(self, upstream: str, model: str) -> bool | None:
+        """True: serve `model` on `upstream` through its own /responses; False: through chat; None: not known
+        (or no longer trusted)."""
+        found = self._native.get((upstream, model))
+        if found is None:
+            return None
+        verdict, expires = found
+        if self.clock() >= expires:
+            del self._native[(upstream, model)]
+            return None
+        return verdict
+
+    def learn(self, upstream: str, model: str, native: bool, why: str) -> None:
+        """Remember a verdict; a new or changed one is logged, with its reason."""
+        known = self._native.get((upstream, model))
+        self._native[(upstream, model)] = (native, self.clock() + self.ttl)
+        if known is None or known[0] != native:
+            log.info("upstream %s, model %s: %s (%s); trusted for %g s", upstream, model,
+                     "served through its own /responses" if native else "served through chat completions",
+                     why, self.ttl)
