@@ -64,6 +64,8 @@ class UpstreamError(BridgeError):
     # The status the upstream answered, whatever `status` the client gets: a 404 of a route the upstream does
     # not have is a 502 to the client, but telling "no such route" from other failures needs the 404.
     upstream_status: int | None = None
+    # The upstream's `Retry-After` (a 429 or 503), passed on to the client.
+    retry_after: str | None = None
 
 
 class UpstreamUnreachable(BridgeError):

@@ -18,6 +18,7 @@ from .settings import ModelConfig, Settings, UpstreamConfig, UpstreamMode, optio
 from .translate import Options
 from .upstream.base import Upstream
 from .upstream.detect import Verdicts
+from .upstream.replicas import Replicas
 from .wire.models import Model, ModelList
 
 log = logging.getLogger("openai_bridge")
@@ -44,8 +45,16 @@ class Router:
         self.configs: dict[str, UpstreamConfig] = {u.name: u for u in configured_upstreams(settings)}
         self.models: dict[str, ModelConfig] = {m.name: m for m in settings.models}
         self._first = next(iter(self.configs))
+        # Every upstream, and every group of replicas, behind the retries it is owed (one object per group:
+        # it counts the requests under way on each member).
+        self._targets: dict[tuple[str, ...], Replicas] = {}
+        for names in [(name,) for name in self.upstreams] + [m.upstreams for m in settings.models]:
+            if names not in self._targets:
+                self._targets[names] = Replicas([(n, self.upstreams[n]) for n in names])
 
-    def route(self, model: str) -> Route:
+    def route(self, model: str, client_key: str | None = None) -> Route:
+        """Where `model` goes; with BRIDGE_FORWARD_CLIENT_KEY, authenticated with `client_key` (the client's
+        bearer token) when it sent one."""
         found = self.models.get(model)
         if found is not None:
             names = found.upstreams
@@ -60,7 +69,9 @@ class Router:
         if found is not None:
             options = options_with(options, found.translate)
             mode = found.mode or mode
-        upstream = self.upstreams[names[0]] if len(names) == 1 else self._replicas(names)
+        upstream: Upstream = self._targets[tuple(names)]
+        if client_key and self.settings.forward_client_key:
+            upstream = upstream.with_key(client_key)
         return Route(upstream_model, upstream, "+".join(names), mode, options)
 
     async def model_list(self) -> ModelList:
@@ -100,9 +111,6 @@ class Router:
     def _by_prefix(self, model: str) -> str | None:
         matches = [c for c in self.configs.values() if c.prefix and model.startswith(c.prefix)]
         return max(matches, key=lambda c: len(c.prefix or "")).name if matches else None
-
-    def _replicas(self, names: tuple[str, ...]) -> Upstream:
-        raise NotImplementedError  # replaced by upstream.replicas.Replicas
 
 
 def configured_upstreams(settings: Settings) -> tuple[UpstreamConfig, ...]:

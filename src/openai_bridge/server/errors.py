@@ -30,7 +30,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(BridgeError)
     async def _bridge_error(request: Request, exc: BridgeError) -> Response:
         note_error(request.scope, exc.code or exc.type)
-        return error_response(exc)
+        response = error_response(exc)
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after:
+            response.headers["retry-after"] = retry_after
+        return response
 
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, exc: HTTPException) -> Response:

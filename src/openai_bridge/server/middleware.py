@@ -26,6 +26,15 @@ def request_id_of(scope: Scope) -> str:
     return str(state.get("request_id", "-")) if isinstance(state, dict) else "-"
 
 
+def bearer_token(scope: Scope) -> str | None:
+    """The client's `Authorization: Bearer ...` token, if it sent one."""
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            return token.strip() or None if scheme.lower() == "bearer" else None
+    return None
+
+
 def note_run(scope: Scope, run: Run) -> None:
     """The run answering this request: its model, outcome, tokens and time to first token go in the log line."""
     scope.setdefault("state", {})["run"] = run

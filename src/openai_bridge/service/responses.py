@@ -37,7 +37,7 @@ class ResponsesService:
         self.runs: set[Run] = set()  # those under way
         self.shut = False
 
-    def create(self, request: Mapping[str, object], request_id: str = "-") -> Run:
+    def create(self, request: Mapping[str, object], request_id: str = "-", *, client_key: str | None = None) -> Run:
         """Start answering `request` (a parsed create body). Raises `InvalidRequest` for a request the
         bridge refuses, `ServerShuttingDown` once `shut_down` was called; else the run is under way
         (`run.task`, `run.log`)."""
@@ -45,7 +45,7 @@ class ResponsesService:
             raise ServerShuttingDown(_SHUTTING_DOWN)
         dropped = self._policy(request)
         request = self.items.resolve(request)
-        route = self.router.route(requested_model(request, self.settings.default_model))
+        route = self.router.route(requested_model(request, self.settings.default_model), client_key)
         opts = route.options
         down = to_chat_request(request, default_model=self.settings.default_model, options=opts,
                                unseal=self.vault.open)

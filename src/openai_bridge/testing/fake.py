@@ -45,6 +45,7 @@ class FakeUpstream:
         self._chat: deque[Script] = deque()
         self._responses: deque[Script] = deque()
         self.closed = 0  # streams closed by the bridge
+        self.keys: list[str] = []  # the client keys `with_key` was asked to use
 
     def push(self, *replies: Script) -> FakeUpstream:
         self._chat.extend(replies)
@@ -81,6 +82,11 @@ class FakeUpstream:
         return {"object": "list", "data": [{"id": m, "object": "model", "created": 1700000000,
                                             "owned_by": "scripted"} for m in self.models_list]}
 
+    def with_key(self, key: str) -> FakeUpstream:
+        """The same fake (one script, one record of calls): the key only shows in `keys`."""
+        self.keys.append(key)
+        return self
+
     async def aclose(self) -> None:
         pass
 
@@ -114,7 +120,8 @@ class FakeUpstream:
             await asyncio.sleep(reply.delay)
         raw = reply.body if isinstance(reply.body, bytes) else orjson.dumps(reply.body)
         if reply.status >= 400:
-            raise status_error(reply.status, raw, "POST", url)
+            retry_after = next((v for k, v in reply.headers if k.lower() == "retry-after"), None)
+            raise status_error(reply.status, raw, "POST", url, retry_after)
         return json_object(raw, f"POST {url}")
 
     async def _stream(self, reply: Reply, parse: Any, path: str) -> FakeStream[Any]:

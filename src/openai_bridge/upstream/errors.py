@@ -81,9 +81,10 @@ def _stream_event(data: bytes) -> dict[str, object] | None:
     return event
 
 
-def status_error(status: int, content: bytes, method: str, url: str) -> UpstreamError:
+def status_error(status: int, content: bytes, method: str, url: str, retry_after: str | None = None) -> UpstreamError:
     """An upstream's 4xx/5xx answer to `method url` (the URL as it may be shown: without a password), whatever
-    its body. The upstream's own status stays on the error as `upstream_status`."""
+    its body. The upstream's own status stays on the error as `upstream_status`, its `Retry-After` as
+    `retry_after`."""
     try:
         body: object = orjson.loads(content)
     except orjson.JSONDecodeError:
@@ -105,6 +106,7 @@ def status_error(status: int, content: bytes, method: str, url: str) -> Upstream
         # base URL. (A GET /models names no model, so its 404 is always the route's.)
         error = UpstreamError(_no_route(status, method, url, said), status=502, code="upstream_not_found")
     error.upstream_status = status
+    error.retry_after = retry_after
     return error
 
 
@@ -200,6 +202,10 @@ class Redactor:
     def __init__(self, secrets: Iterable[str | None]) -> None:
         found = {s for s in secrets if s and len(s) >= self.MIN_LENGTH}
         self._secrets = sorted(found, key=len, reverse=True)  # a key that contains another goes first
+
+    def also(self, secret: str) -> Redactor:
+        """A redactor that takes `secret` out too."""
+        return Redactor([*self._secrets, secret])
 
     def __call__(self, text: str) -> str:
         for secret in self._secrets:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 from collections.abc import Callable, Iterable
 from typing import cast
 from urllib.parse import urlsplit
@@ -46,8 +47,24 @@ class HTTPUpstream:
         if api_key:
             self._headers["authorization"] = f"Bearer {api_key}"
         self._session: aiohttp.ClientSession | None = None
+        self._owner: HTTPUpstream | None = None  # the upstream whose connections a `with_key` copy uses
+        self._get_headers: dict[str, str] = {}
+        self._json_headers = _JSON_HEADERS
+        self._stream_headers = _STREAM_HEADERS
+
+    def with_key(self, key: str) -> HTTPUpstream:
+        """This upstream (the same connections), sending `key` instead of the configured key."""
+        clone = copy.copy(self)
+        clone._owner = self._owner or self
+        auth = {"authorization": f"Bearer {key}"}
+        clone._get_headers = auth
+        clone._json_headers, clone._stream_headers = _JSON_HEADERS | auth, _STREAM_HEADERS | auth
+        clone._redact = self._redact.also(key)
+        return clone
 
     def _client(self) -> aiohttp.ClientSession:
+        if self._owner is not None:
+            return self._owner._client()
         # Made on first use, inside the running loop (aiohttp binds a session to its loop).
         if self._session is None:
             t = self.timeouts
@@ -63,7 +80,7 @@ class HTTPUpstream:
         return self._session
 
     async def aclose(self) -> None:
-        if self._session is not None:
+        if self._owner is None and self._session is not None:
             await self._session.close()
 
     # ---- the seam
@@ -94,13 +111,14 @@ class HTTPUpstream:
         """One request whose answer must be a JSON object; every failure as a BridgeError."""
         try:
             async with self._client().request(method, self.base_url + path, data=content,
-                                              headers=_JSON_HEADERS if content else None) as resp:
+                                              headers=self._json_headers if content else self._get_headers) as resp:
                 raw = await resp.read()
                 status = resp.status
+                retry_after = resp.headers.get("retry-after")
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise self._redact.error(_transport_error(exc, self._shown_url, self.timeouts)) from exc
         if status >= 400:
-            raise self._redact.error(status_error(status, raw, method, self._shown_url + path))
+            raise self._redact.error(status_error(status, raw, method, self._shown_url + path, retry_after))
         try:
             return json_object(raw, f"{method} {self._shown_url}{path}")
         except BridgeError as exc:
@@ -113,7 +131,7 @@ class HTTPUpstream:
         try:
             async with asyncio.timeout_at(deadline.at):
                 resp = await self._client().post(
-                    self.base_url + path, data=content, headers=_STREAM_HEADERS,
+                    self.base_url + path, data=content, headers=self._stream_headers,
                     timeout=aiohttp.ClientTimeout(total=None, connect=t.connect, sock_connect=t.connect,
                                                   sock_read=None))
         except (aiohttp.ClientError, TimeoutError) as exc:
@@ -125,7 +143,8 @@ class HTTPUpstream:
                 raw = b""
             finally:
                 resp.release()
-            raise self._redact.error(status_error(resp.status, raw, "POST", self._shown_url + path))
+            raise self._redact.error(status_error(resp.status, raw, "POST", self._shown_url + path,
+                                                  resp.headers.get("retry-after")))
         deadline.watch(resp.content)
         return SSEStream(resp, deadline, parse, self._redact)
 

@@ -12,7 +12,7 @@ from ...runs.sinks import write_sse
 from ...service.responses import ResponsesService
 from ..body import read_json
 from ..errors import json_response
-from ..middleware import note_run, request_id_of
+from ..middleware import bearer_token, note_run, request_id_of
 from ..sse import ClientGone, SSEResponse, unless_disconnected
 
 router = APIRouter()
@@ -23,7 +23,7 @@ async def create_response(request: Request) -> Response:
     service: ResponsesService = request.app.state.responses
     body = await read_json(request, service.settings.limits)
     request_id = request_id_of(request.scope)
-    run = service.create(body, request_id)
+    run = service.create(body, request_id, client_key=bearer_token(request.scope))
     note_run(request.scope, run)
     if not run.streaming:
         try:
