@@ -74,12 +74,14 @@ class Router:
             upstream = upstream.with_key(client_key)
         return Route(upstream_model, upstream, "+".join(names), mode, options)
 
-    async def model_list(self) -> ModelList:
+    async def model_list(self, client_key: str | None = None) -> ModelList:
         """Every upstream's models (a prefixed upstream's under their prefixed names), then the config file's
         models that no upstream listed. An upstream that fails is left out, with a warning; all failing is the
         first one's error."""
         names = list(self.upstreams)
-        answers = await asyncio.gather(*(self.upstreams[n].models() for n in names), return_exceptions=True)
+        forward = client_key if self.settings.forward_client_key else None
+        targets = [self.upstreams[n].with_key(forward) if forward else self.upstreams[n] for n in names]
+        answers = await asyncio.gather(*(t.models() for t in targets), return_exceptions=True)
         data: list[Model] = []
         seen: set[str] = set()
         errors: list[BaseException] = []

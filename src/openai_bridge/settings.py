@@ -301,7 +301,8 @@ def load(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
             try:
                 data.update(read_config(Path(value.strip()), env))
             except SettingsError as exc:
-                problems += [f"{where}={value.strip()}: {line}" for line in str(exc).splitlines()]
+                joiner = " " if where.startswith("--") else "="
+                problems += [f"{where}{joiner}{value.strip()}: {line}" for line in str(exc).splitlines()]
             continue
         if src.path == ("translate", "passthrough"):
             names = [n.strip() for n in value.split(",") if n.strip()]

@@ -10,5 +10,5 @@ class ModelsService:
     def __init__(self, router: Router) -> None:
         self.router = router
 
-    async def list(self) -> ModelList:
-        return await self.router.model_list()
+    async def list(self, client_key: str | None = None) -> ModelList:
+        return await self.router.model_list(client_key)
