@@ -116,3 +116,13 @@ def test_a_bad_config_file_stops_the_start_with_one_line_per_problem(tmp_path, t
 def test_an_unreadable_config_file_is_one_line(tmp_path):
     with pytest.raises(SettingsError, match=r"BRIDGE_CONFIG=/nonexistent/bridge.toml: cannot read it: No such file"):
         load([], {"BRIDGE_CONFIG": "/nonexistent/bridge.toml"})
+
+
+def test_the_documented_example_is_a_valid_config(tmp_path):
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "settings.md").read_text()
+    example = doc.split("```toml\n", 1)[1].split("```", 1)[0]
+    router = router_for(settings_from(tmp_path, example, VLLM_KEY="vllm-secret"))
+    qwen = router.route("qwen")
+    assert (qwen.name, qwen.model, qwen.options.max_tokens_field) == ("vllm-a+vllm-b", "Qwen/Qwen3-8B",
+                                                                       "max_completion_tokens")
+    assert router.route("ollama/qwen3").model == "qwen3"
