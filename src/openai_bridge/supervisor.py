@@ -99,8 +99,13 @@ def announce(settings: Settings) -> None:
     workers = f"{settings.workers} worker{'s' if settings.workers > 1 else ''}"
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     model = f", default model {settings.default_model}" if settings.default_model else ""
-    log.info("openai-bridge %s listening on http://%s:%d (%s); upstream %s (chat)%s", __version__, host,
-             settings.port, workers, shown_url(settings.upstream), model)
+    if settings.upstreams:
+        upstreams = "upstreams " + ", ".join(f"{u.name} {shown_url(u.base_url)} ({u.mode or settings.upstream_mode})"
+                                             for u in settings.upstreams)
+    else:
+        upstreams = f"upstream {shown_url(settings.upstream)} ({settings.upstream_mode})"
+    log.info("openai-bridge %s listening on http://%s:%d (%s); %s%s", __version__, host, settings.port, workers,
+             upstreams, model)
     if not _loopback(settings.host):
         log.warning("listening on %s, beyond this machine, and the bridge asks clients for no key: anyone who "
                     "can reach port %d can use the upstream%s", settings.host, settings.port,
