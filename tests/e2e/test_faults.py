@@ -168,18 +168,24 @@ def test_upstream_ollama_style_error_string(client: OpenAI, upstream: ScriptedUp
 @pytest.mark.parametrize("status", [500, 503])
 @pytest.mark.parametrize("stream", [False, True])
 def test_upstream_5xx(client: OpenAI, upstream: ScriptedUpstream, status: int, stream: bool):
-    upstream.push(s.json(s.error_body("engine overloaded", type="server_error"), status=status))
+    # A 503 is retried twice (here at once: Retry-After 0) before the client gets it; a 500 is not retried.
+    attempts = 3 if status == 503 else 1
+    error = s.json(s.error_body("engine overloaded", type="server_error"), status=status,
+                   headers=[("Retry-After", "0")])
+    upstream.push(*[error] * attempts)
     with pytest.raises(openai.APIStatusError) as info:
         client.responses.create(model="m", input="Hi", stream=stream)
     assert 500 <= info.value.status_code < 600
     assert "engine overloaded" in info.value.message
+    assert len(upstream.chat_requests) == attempts
     still_serves(client, upstream)
 
 
-def test_upstream_429_passes_through(client: OpenAI, upstream: ScriptedUpstream):
-    upstream.push(s.json(s.error_body("slow down", type="rate_limit_error"), status=429))
+def test_upstream_429_passes_through_once_the_retries_are_spent(client: OpenAI, upstream: ScriptedUpstream):
+    upstream.push(*[s.json(s.error_body("slow down", type="rate_limit_error"), status=429)] * 3)
     with pytest.raises(openai.RateLimitError):
         client.responses.create(model="m", input="Hi")
+    assert len(upstream.chat_requests) == 3
     still_serves(client, upstream)
 
 

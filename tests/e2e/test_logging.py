@@ -137,10 +137,10 @@ def test_stream_cut_by_the_client_says_client_gone(bridge, upstream):
 
 
 def test_non_stream_upstream_failure_says_failed_with_the_code(bridge, upstream):
-    upstream.push(json(error_body("The engine is overloaded", type="server_error"), status=503))
-    r = post(bridge, "req-503", {"input": "hi"})
-    assert r.status_code == 503
-    f = fields(bridge.line_of("req-503"))
+    upstream.push(json(error_body("The engine is overloaded", type="server_error"), status=500))
+    r = post(bridge, "req-500", {"input": "hi"})
+    assert r.status_code == 500
+    f = fields(bridge.line_of("req-500"))
     assert f["stream"] == "false" and f["outcome"] == "failed:upstream_error" and f["model"] == "m"
 
 
