@@ -118,7 +118,8 @@ def test_reasoning_as_reasoning_content(client: OpenAI, up: ScriptedUpstream):
     chunks = list(client.chat.completions.create(**request))
     deltas = [c.choices[0].delta for c in chunks if c.choices]
     # Not a field of the SDK's types: it keeps it in `model_extra`.
-    assert "".join((d.model_extra or {}).get("reasoning_content") or "" for d in deltas) == expected["reasoning_content"]
+    reasoning = "".join((d.model_extra or {}).get("reasoning_content") or "" for d in deltas)
+    assert reasoning == expected["reasoning_content"]
     assert "".join(d.content or "" for d in deltas) == expected["content"]
     usage = chunks[-1].usage
     assert usage is not None and usage.completion_tokens_details is not None
