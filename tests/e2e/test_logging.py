@@ -14,11 +14,13 @@ from openai_bridge import __version__
 from openai_bridge.testing import (
     ScriptedUpstream,
     chunk,
+    completion,
     drop_after,
     error_body,
     free_port,
     json,
     pause,
+    responses_sse,
     sse,
     text_chunks,
 )
@@ -170,3 +172,45 @@ def test_health_checks_are_not_logged_at_info(bridge, upstream):
 def test_uvicorn_lines_have_the_same_format(bridge):
     started = next(line for line in bridge.lines() if "Started server process" in line)
     assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO uvicorn - Started server process", started)
+
+
+def chat(bridge, request_id, body):
+    return httpx.post(bridge.url + "/v1/chat/completions", json={"messages": [{"role": "user", "content": "hi"}],
+                      **body}, headers={"x-request-id": request_id}, timeout=10)
+
+
+def test_chat_completions_passed_through_say_model_stream_outcome_tokens_ttft(bridge, upstream):
+    upstream.push(sse(text_chunks("Hel", "lo")), json({**completion("ok"), "choices": [
+        {"index": 0, "message": {"role": "assistant", "content": "cut"}, "finish_reason": "length"}]}))
+    assert chat(bridge, "req-chat-stream", {"stream": True}).status_code == 200
+    f = fields(bridge.line_of("req-chat-stream", what="POST /v1/chat/completions"))
+    assert (f["model"], f["stream"], f["outcome"], f["tokens"]) == ("m", "true", "completed", "5/7")
+    assert re.fullmatch(r"[\d.]+ms", f["ttft"])
+    assert chat(bridge, "req-chat-cut", {}).status_code == 200
+    f = fields(bridge.line_of("req-chat-cut", what="POST /v1/chat/completions"))
+    assert (f["stream"], f["outcome"], f["tokens"]) == ("false", "incomplete:length", "5/7")
+
+
+def test_chat_completions_translated_say_the_same(tmp_path):
+    """In front of a Responses upstream: the tokens come from its Response, asked for by the client or not."""
+    events = [{"type": "response.created", "response": {"id": "r", "status": "in_progress", "output": []}},
+              {"type": "response.output_text.delta", "item_id": "m1", "delta": "Hi"},
+              {"type": "response.completed", "response": {
+                  "id": "r", "status": "completed", "usage": {"input_tokens": 11, "output_tokens": 3},
+                  "output": [{"type": "message", "id": "m1", "role": "assistant",
+                              "content": [{"type": "output_text", "text": "Hi"}]}]}}]
+    with ScriptedUpstream() as up:
+        up.push_responses(responses_sse(events), responses_sse(events[:2] + [{"type": "response.failed", "response": {
+            "id": "r", "status": "failed", "error": {"code": "server_error", "message": "crashed"}}}]))
+        b = Bridge(tmp_path, "--upstream", up.base_url, "--default-model", "m",
+                   env={"BRIDGE_STATE_DIR": str(tmp_path), "BRIDGE_UPSTREAM_MODE": "responses"})
+        try:
+            assert chat(b, "req-tr", {"stream": True}).status_code == 200
+            f = fields(b.line_of("req-tr", what="POST /v1/chat/completions"))
+            assert (f["model"], f["stream"], f["outcome"], f["tokens"]) == ("m", "true", "completed", "11/3")
+            assert "ttft" in f
+            assert '"error"' in chat(b, "req-tr-failed", {"stream": True}).text
+            f = fields(b.line_of("req-tr-failed", what="POST /v1/chat/completions"))
+            assert f["outcome"] == "failed:server_error" and "tokens" not in f
+        finally:
+            b.close()

@@ -186,3 +186,39 @@ def test_a_callable_script_sees_the_request(through: Callable[..., Any]):
 
     items, done, error = through(reply, "chat_stream", STREAM)
     assert [c["choices"][0]["delta"]["content"] for c in items] == ["HI"] and done and error is None
+
+
+# The pass-through stream: every event as it came (not parsed, so not judged), [DONE] ending it.
+def _raw(*chunks: Any) -> list[tuple[None, bytes]]:
+    return [(None, s._dumps(c) if isinstance(c, dict) else c.encode()) for c in chunks]
+
+
+EXPECTED_RAW: dict[str, Any] = {
+    "answer": (_raw(*ANSWER_CHUNKS), True, None),
+    "tool call": (_raw(*TOOL_CHUNKS), True, None),
+    "400": EXPECTED_CHAT["400"],
+    "404 text": EXPECTED_CHAT["404 text"],
+    "500 empty": EXPECTED_CHAT["500 empty"],
+    "garbage": (_raw("this is not json", "{broken", "<html>"), True, None),
+    "dropped": (_raw(*_texts("a", "b")), False, "broke off"),
+    "no [DONE]": (_raw(*_texts("a")), False, None),
+    "error event": (_raw(*_texts("a"), {"error": {"message": "CUDA out of memory"}}), True, None),
+    "broken chunk": (_raw(*_texts("a"), "{broken"), True, None),
+    "crlf and comments": ([(None, b'{"choices":[{"index":0,"delta":{"content":"x"}}]}')], True, None),
+}
+
+
+@pytest.mark.parametrize("name", STREAM_REPLIES)
+def test_chat_stream_raw(through: Callable[..., Any], name: str):
+    got = outcome(through, STREAM_REPLIES[name], "chat_stream_raw", STREAM)
+    if isinstance(got, tuple) and len(got) == 3:  # items, done, error
+        items, done, error = got
+        got = (items, done, None if error is None else describe(error))
+    assert got == EXPECTED_RAW[name]
+
+
+def test_chat_stream_raw_keeps_the_bytes(through: Callable[..., Any]):
+    """What a parse and a re-serialization would change (escapes, number formats, spacing) stays as it came."""
+    payload = b'{"choices": [{"index":0,"delta":{"content":"caf\\u00e9"}}], "x": 1.50e0}'
+    items, done, error = through(s.sse([b"data: " + payload + b"\n\n"]), "chat_stream_raw", STREAM)
+    assert (items, done, error) == ([(None, payload)], True, None)

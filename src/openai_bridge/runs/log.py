@@ -1,24 +1,23 @@
-"""The event log of one run: the Responses events in order, appended by the producer, read by sinks."""
+"""The event log of one run: its events in order, appended by the producer, read by sinks."""
 
 from __future__ import annotations
 
 import asyncio
 
-from ..wire.responses import ResponseStreamEvent
 
-
-class EventLog:
-    """Append-only. A sink keeps its own position and waits for events past it; the producer never waits
-    for a sink, so a slow reader slows nobody but itself."""
+class EventLog[T]:
+    """Append-only: Responses events, or the SSE frames of a chat completion stream. A sink keeps its own
+    position and waits for events past it; the producer never waits for a sink, so a slow reader slows nobody
+    but itself."""
 
     __slots__ = ("events", "closed", "_waiters")
 
     def __init__(self) -> None:
-        self.events: list[ResponseStreamEvent] = []
+        self.events: list[T] = []
         self.closed = False  # no event will follow
         self._waiters: list[asyncio.Future[bool]] = []
 
-    def extend(self, events: list[ResponseStreamEvent]) -> None:
+    def extend(self, events: list[T]) -> None:
         if events:
             self.events += events
             self._wake()

@@ -26,7 +26,7 @@ class Run:
     def __init__(self, produce: Producer, *, model: str, streaming: bool) -> None:
         self.model = model
         self.streaming = streaming
-        self.log = EventLog()
+        self.log: EventLog[ResponseStreamEvent] = EventLog()
         self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.open_error: BridgeError | None = None
         self.stopped: BridgeError | None = None

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from ..wire.responses import ResponseStreamEvent
 from ..wire.sse import KEEPALIVE, frame
 from .log import EventLog
 
 Write = Callable[[bytes], Awaitable[None]]
 
 
-async def write_sse(log: EventLog, write: Write, keepalive: float) -> None:
+async def write_sse(log: EventLog[ResponseStreamEvent], write: Write, keepalive: float) -> None:
     """Every event of `log` as an SSE frame, the events that arrived together in one write, until the last
     one; an SSE comment whenever nothing was written for `keepalive` seconds."""
     position = 0
@@ -21,6 +22,21 @@ async def write_sse(log: EventLog, write: Write, keepalive: float) -> None:
             batch = events[position:]
             position += len(batch)
             await write(b"".join([frame(e) for e in batch]))
+        elif log.closed:
+            return
+        elif not await log.wait(position, keepalive):
+            await write(KEEPALIVE)
+
+
+async def write_frames(log: EventLog[bytes], write: Write, keepalive: float) -> None:
+    """The same for a log of ready SSE frames (a chat completion stream)."""
+    position = 0
+    frames = log.events
+    while True:
+        if position < len(frames):
+            batch = frames[position:]
+            position += len(batch)
+            await write(b"".join(batch))
         elif log.closed:
             return
         elif not await log.wait(position, keepalive):

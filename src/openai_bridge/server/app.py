@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from ..ids import now, random_id
 from ..routing import DEFAULT, Router, configured_upstreams
+from ..service.chat import ChatService
 from ..service.models import ModelsService
 from ..service.responses import ResponsesService
 from ..settings import Settings
@@ -46,6 +47,7 @@ def create_app(settings: Settings, *, upstream: Upstream | None = None,
     app.state.responses = ResponsesService(
         settings, router, vault=ReasoningVault(load_secret(settings.reasoning_key, settings.state_dir)),
         items=ItemCache(), new_id=new_id, clock=clock)
+    app.state.chat = ChatService(settings, router, new_id=new_id, clock=clock)
     app.state.models = ModelsService(router)
     app.add_middleware(RequestIdMiddleware)
     errors.install(app)
@@ -55,9 +57,11 @@ def create_app(settings: Settings, *, upstream: Upstream | None = None,
 
 def shut_down(app: FastAPI) -> int:
     """End every response under way now, properly (the grace period of a shutdown is over): a stream with
-    `response.failed` (code `server_shutting_down`), a non-stream request with a 503. Returns how many."""
-    service: ResponsesService = app.state.responses
-    return service.shut_down()
+    `response.failed` (code `server_shutting_down`; a chat completion stream with an error object), a
+    non-stream request with a 503. Returns how many."""
+    responses: ResponsesService = app.state.responses
+    chat: ChatService = app.state.chat
+    return responses.shut_down() + chat.shut_down()
 
 
 def with_reasoning_key(settings: Settings) -> Settings:

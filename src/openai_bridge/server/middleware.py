@@ -9,6 +9,7 @@ import uuid
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..logs import REQUEST_ID
+from ..runs.chat import ChatRun
 from ..runs.run import Run
 
 log = logging.getLogger("openai_bridge")
@@ -35,7 +36,7 @@ def bearer_token(scope: Scope) -> str | None:
     return None
 
 
-def note_run(scope: Scope, run: Run) -> None:
+def note_run(scope: Scope, run: Run | ChatRun) -> None:
     """The run answering this request: its model, outcome, tokens and time to first token go in the log line."""
     scope.setdefault("state", {})["run"] = run
 
@@ -105,7 +106,7 @@ class RequestIdMiddleware:
 
 def _details(state: dict[str, object], started: float) -> str:
     run = state.get("run")
-    if not isinstance(run, Run):
+    if not isinstance(run, Run | ChatRun):
         error = state.get("error")
         return f" error={error}" if error else ""
     text = f" model={run.model} stream={'true' if run.streaming else 'false'} outcome={run.outcome()}"

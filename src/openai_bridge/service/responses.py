@@ -9,7 +9,7 @@ from functools import partial
 
 from ..errors import InvalidRequest, ServerShuttingDown
 from ..ids import now, random_id
-from ..routing import Router
+from ..routing import Router, requested_model
 from ..runs.run import Run
 from ..runs.via_chat import answer_via_chat, stream_via_chat
 from ..settings import Settings
@@ -112,16 +112,6 @@ class ResponsesService:
             self.closing_think_models.add(model)
             log.info("model %s answers 'reasoning...</think>answer' (its chat template opens the think block): "
                      "its next streams are split into reasoning and text from the start", model)
-
-
-def requested_model(request: Mapping[str, object], default_model: str | None) -> str:
-    """The model a request names (or the default one); raises `InvalidRequest` when there is none."""
-    model = request.get("model") or default_model
-    if not model:
-        raise InvalidRequest("You must provide a model parameter (or set DEFAULT_MODEL).", param="model")
-    if not isinstance(model, str):
-        raise InvalidRequest("'model' must be a string.", param="model")
-    return model
 
 
 def _count_tools(tools: object) -> int:

@@ -24,11 +24,11 @@ import orjson
 
 from ..errors import UpstreamProtocolError
 from ..upstream.base import NamedEvent
-from ..upstream.errors import chat_completion, chat_event, json_object, named_event, status_error
+from ..upstream.errors import chat_completion, chat_event, json_object, named_event, raw_event, status_error
 from ..wire.chat import ChatChunk, ChatCompletion, ChatRequest
 from ..wire.models import ModelList
 from ..wire.responses import Response, ResponsesRequest
-from ..wire.sse import SSEDecoder, SSEError
+from ..wire.sse import ServerEvent, SSEDecoder, SSEError
 from .scripted import SSE, Answer, Garbage, Hang, Json, Pause, Received, Reply, Script, _as_reply, _sse_frame
 
 
@@ -68,6 +68,12 @@ class FakeUpstream:
         if isinstance(reply, Answer):
             reply = _as_reply(reply, stream=True)
         return await self._stream(reply, chat_event, "/chat/completions")
+
+    async def chat_stream_raw(self, request: ChatRequest) -> FakeStream[ServerEvent]:
+        reply = self._reply("chat_stream_raw", request, self._chat, default=True)
+        if isinstance(reply, Answer):
+            reply = _as_reply(reply, stream=True)
+        return await self._stream(reply, raw_event, "/chat/completions")
 
     async def responses(self, request: ResponsesRequest) -> Response:
         reply = self._reply("responses", request, self._responses, default=False)

@@ -14,6 +14,7 @@ from typing import Protocol, TypeVar
 from ..wire.chat import ChatChunk, ChatCompletion, ChatRequest
 from ..wire.models import ModelList
 from ..wire.responses import Response, ResponsesRequest, ResponseStreamEvent
+from ..wire.sse import ServerEvent
 
 T = TypeVar("T")
 
@@ -44,6 +45,12 @@ class Upstream(Protocol):
 
     async def chat_stream(self, request: ChatRequest) -> UpstreamStream[ChatChunk]:
         """A streamed chat completion; returns once the upstream accepted the request (or raises)."""
+        ...
+
+    async def chat_stream_raw(self, request: ChatRequest) -> UpstreamStream[ServerEvent]:
+        """A streamed chat completion as the upstream sent it, for a transparent pass-through: each SSE event
+        as `(event name, data bytes)`, not parsed (re-framing parsed chunks could change them: number
+        formats, escapes). `[DONE]` ends it (`done`) and is not handed over."""
         ...
 
     async def responses(self, request: ResponsesRequest) -> Response:

@@ -18,6 +18,9 @@ class Verdicts:
         self.ttl = ttl
         self.clock = clock
         self._native: dict[tuple[str, str], tuple[bool, float]] = {}  # (upstream, model) -> (verdict, expiry)
+        # The chat direction's question: does the upstream serve /chat/completions at all? (An upstream that
+        # serves only Responses answers 404 or 405 there.) upstream -> (verdict, expiry)
+        self._chat: dict[str, tuple[bool, float]] = {}
 
     def native(self, upstream: str, model: str) -> bool | None:
         """True: serve `model` on `upstream` through its own /responses; False: through chat; None: not known
@@ -38,4 +41,24 @@ class Verdicts:
         if known is None or known[0] != native:
             log.info("upstream %s, model %s: %s (%s); trusted for %g s", upstream, model,
                      "served through its own /responses" if native else "served through chat completions",
+                     why, self.ttl)
+
+    def chat_served(self, upstream: str) -> bool | None:
+        """True: `upstream` serves /chat/completions; False: it has no such route (a Responses-only server),
+        so chat requests go to its /responses, translated; None: not known (or no longer trusted). Per upstream,
+        not per model: a missing route is the server's, whatever the model."""
+        found = self._chat.get(upstream)
+        if found is None:
+            return None
+        if self.clock() >= found[1]:
+            del self._chat[upstream]
+            return None
+        return found[0]
+
+    def learn_chat(self, upstream: str, served: bool, why: str) -> None:
+        known = self._chat.get(upstream)
+        self._chat[upstream] = (served, self.clock() + self.ttl)
+        if known is None or known[0] != served:
+            log.info("upstream %s: chat completions %s (%s); trusted for %g s", upstream,
+                     "passed through to its /chat/completions" if served else "translated to its /responses",
                      why, self.ttl)

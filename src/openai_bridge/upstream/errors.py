@@ -50,6 +50,11 @@ def chat_event(event: ServerEvent) -> ChatChunk | None:
     return chat_chunk(event[1])
 
 
+def raw_event(event: ServerEvent) -> ServerEvent | None:
+    """One decoded event of a chat stream passed through as it is: itself, or None for `[DONE]`."""
+    return None if event[1].strip() == DONE else event
+
+
 def named_event(event: ServerEvent) -> NamedEvent | None:
     """One decoded event of a native Responses stream, with its SSE name; None for `[DONE]`."""
     data = responses_event(event[1])

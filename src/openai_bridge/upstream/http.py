@@ -25,7 +25,7 @@ from ..wire.models import ModelList
 from ..wire.responses import Response, ResponsesRequest
 from ..wire.sse import ServerEvent, SSEDecoder, SSEError
 from .base import NamedEvent
-from .errors import Redactor, chat_completion, chat_event, json_object, named_event, status_error
+from .errors import Redactor, chat_completion, chat_event, json_object, named_event, raw_event, status_error
 
 _JSON_HEADERS = {"content-type": "application/json"}
 _STREAM_HEADERS = {"content-type": "application/json", "accept": "text/event-stream"}
@@ -94,6 +94,9 @@ class HTTPUpstream:
 
     async def chat_stream(self, request: ChatRequest) -> SSEStream[ChatChunk]:
         return await self._stream("/chat/completions", orjson.dumps(request), chat_event)
+
+    async def chat_stream_raw(self, request: ChatRequest) -> SSEStream[ServerEvent]:
+        return await self._stream("/chat/completions", orjson.dumps(request), raw_event)
 
     async def responses(self, request: ResponsesRequest) -> Response:
         data = await self._json("POST", "/responses", orjson.dumps(request))

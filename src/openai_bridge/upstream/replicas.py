@@ -18,6 +18,7 @@ from ..errors import BridgeError, UpstreamError, UpstreamUnreachable
 from ..wire.chat import ChatChunk, ChatCompletion, ChatRequest
 from ..wire.models import ModelList
 from ..wire.responses import Response, ResponsesRequest
+from ..wire.sse import ServerEvent
 from .base import NamedEvent, Upstream, UpstreamStream
 
 log = logging.getLogger("openai_bridge")
@@ -60,6 +61,9 @@ class Replicas:
 
     async def chat_stream(self, request: ChatRequest) -> UpstreamStream[ChatChunk]:
         return await self._open(lambda up: up.chat_stream(request))
+
+    async def chat_stream_raw(self, request: ChatRequest) -> UpstreamStream[ServerEvent]:
+        return await self._open(lambda up: up.chat_stream_raw(request))
 
     async def responses(self, request: ResponsesRequest) -> Response:
         return await self._call(lambda up: up.responses(request))
