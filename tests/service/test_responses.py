@@ -36,11 +36,12 @@ def run(coro: Any) -> Any:
 @pytest.mark.parametrize(("field", "value"), [("previous_response_id", "resp_1"), ("conversation", "conv_1"),
                                               ("conversation", {"id": "conv_1"}), ("background", True)])
 def test_refuses_what_needs_a_store(field: str, value: Any):
+    """Through chat (an upstream with a native `/responses` keeps its own state: see test_native.py)."""
     up = FakeUpstream()
 
     async def go() -> None:
         with pytest.raises(InvalidRequest) as err:
-            service(up).create({"input": "hi", field: value})
+            service(up, upstream_mode="chat").create({"input": "hi", field: value})
         assert (err.value.param, err.value.code, err.value.status) == (field, "unsupported_parameter", 400)
 
     run(go())
