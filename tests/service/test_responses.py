@@ -73,7 +73,8 @@ def test_store_true_is_dropped_with_a_warning_and_echoed_false(caplog: pytest.Lo
 def test_store_true_is_refused_in_strict_mode():
     async def go() -> None:
         with pytest.raises(InvalidRequest) as err:
-            service(FakeUpstream(), translate=Options(strict=True)).create({"input": "hi", "store": True})
+            service(FakeUpstream(), upstream_mode="chat", translate=Options(strict=True)).create(
+                {"input": "hi", "store": True})
         assert (err.value.param, err.value.code) == ("store", "unsupported_parameter")
 
     run(go())
@@ -210,7 +211,9 @@ def test_answer_default_is_the_scripted_one():
 
     response = run(go())
     assert [item["type"] for item in response["output"]] == ["reasoning", "message"]
-    assert up.calls[0][0] == "chat" and up.calls[0][1]["messages"] == [{"role": "user", "content": "hi"}]
+    # auto mode: /responses first (404: a chat-only server), then the same request through chat
+    assert [method for method, _ in up.calls] == ["responses", "chat"]
+    assert up.calls[1][1]["messages"] == [{"role": "user", "content": "hi"}]
 
 
 USAGE_ONLY = {"id": "c", "object": "chat.completion.chunk", "choices": [], "usage": {"prompt_tokens": 3}}
