@@ -82,7 +82,8 @@ def test_auto_tries_responses_once_then_goes_through_chat(streaming: bool, caplo
         # the first request went to /responses (404: nothing generated), then the same request through chat;
         # the second went straight to chat
         assert paths(upstream) == [RESPONSES, CHAT, CHAT]
-        assert upstream.requests[0].body == {"model": "my-model", "input": "Hi", **({"stream": True} if streaming else {})}
+        asked = {"model": "my-model", "input": "Hi", **({"stream": True} if streaming else {})}
+        assert upstream.requests[0].body == asked
     learnt = [r.getMessage() for r in caplog.records if "served through chat completions" in r.getMessage()]
     assert len(learnt) == 1 and "POST /responses answered 404" in learnt[0] and "model my-model" in learnt[0]
 
