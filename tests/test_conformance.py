@@ -68,14 +68,19 @@ def test_function_tools_echo_a_boolean_strict_true_by_default():
     echoed = response["tools"]
     assert [t["strict"] for t in echoed[:3]] == [True, False, True]
     assert echoed[3]["tools"][0]["strict"] is True
-    assert "strict" not in upstream.calls[0][1]["tools"][0]["function"]  # what the upstream is sent is unchanged
+    assert "strict" not in chat_calls(upstream)[0]["tools"][0]["function"]  # what the upstream is sent is unchanged
 
 
 def test_penalties_are_sent_upstream_and_echoed_as_sent():
     response, upstream = answer({"input": "hi", "presence_penalty": 0.5, "frequency_penalty": -1})
     assert (response["presence_penalty"], response["frequency_penalty"]) == (0.5, -1)
-    sent = upstream.calls[0][1]
+    sent = chat_calls(upstream)[0]
     assert (sent["presence_penalty"], sent["frequency_penalty"]) == (0.5, -1)
     default, _ = answer({"input": "hi"})
     assert (default["presence_penalty"], default["frequency_penalty"]) == (0.0, 0.0)
     assert orjson.dumps(default["presence_penalty"]) == b"0.0"
+
+
+def chat_calls(upstream: FakeUpstream) -> list[Any]:
+    """The chat requests the bridge sent (in auto mode a first attempt went to /responses, answered 404)."""
+    return [body for method, body in upstream.calls if method.startswith("chat")]

@@ -36,11 +36,12 @@ def run(coro: Any) -> Any:
 @pytest.mark.parametrize(("field", "value"), [("previous_response_id", "resp_1"), ("conversation", "conv_1"),
                                               ("conversation", {"id": "conv_1"}), ("background", True)])
 def test_refuses_what_needs_a_store(field: str, value: Any):
+    """Through chat (an upstream with a native `/responses` keeps its own state: see test_native.py)."""
     up = FakeUpstream()
 
     async def go() -> None:
         with pytest.raises(InvalidRequest) as err:
-            service(up).create({"input": "hi", field: value})
+            service(up, upstream_mode="chat").create({"input": "hi", field: value})
         assert (err.value.param, err.value.code, err.value.status) == (field, "unsupported_parameter", 400)
 
     run(go())
@@ -72,7 +73,8 @@ def test_store_true_is_dropped_with_a_warning_and_echoed_false(caplog: pytest.Lo
 def test_store_true_is_refused_in_strict_mode():
     async def go() -> None:
         with pytest.raises(InvalidRequest) as err:
-            service(FakeUpstream(), translate=Options(strict=True)).create({"input": "hi", "store": True})
+            service(FakeUpstream(), upstream_mode="chat", translate=Options(strict=True)).create(
+                {"input": "hi", "store": True})
         assert (err.value.param, err.value.code) == ("store", "unsupported_parameter")
 
     run(go())
@@ -209,7 +211,9 @@ def test_answer_default_is_the_scripted_one():
 
     response = run(go())
     assert [item["type"] for item in response["output"]] == ["reasoning", "message"]
-    assert up.calls[0][0] == "chat" and up.calls[0][1]["messages"] == [{"role": "user", "content": "hi"}]
+    # auto mode: /responses first (404: a chat-only server), then the same request through chat
+    assert [method for method, _ in up.calls] == ["responses", "chat"]
+    assert up.calls[1][1]["messages"] == [{"role": "user", "content": "hi"}]
 
 
 USAGE_ONLY = {"id": "c", "object": "chat.completion.chunk", "choices": [], "usage": {"prompt_tokens": 3}}

@@ -19,7 +19,7 @@ from openai_bridge.ids import SequentialIds
 from openai_bridge.translate import StreamRepair, repair_response
 from openai_bridge.wire.sse import frame
 from tests.support.conformance import event_problems, response_problems
-from tests.test_golden import check_invariants, check_response
+from tests.test_golden import check_invariants, check_response, sse_events
 from tests.translate.test_native_golden import CASES, CLOCK, repaired_stream, request_of, upstream_events
 
 GOLDEN = Path(__file__).resolve().parents[1] / "cases"
@@ -305,3 +305,57 @@ def test_the_upstream_objects_are_left_unchanged() -> None:
     kept = copy.deepcopy(body)
     repair_response(body, {"max_output_tokens": 12}, model="m", new_id=SequentialIds(), clock=lambda: 1)
     assert body == kept
+
+
+# ---- what the repair reports --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(p.parent.name for p in GOLDEN.glob("*/events.sse")))
+def test_a_well_formed_stream_reports_no_defect(name: str) -> None:
+    case = GOLDEN / name
+    request = json.loads((case / "request.json").read_text()) if (case / "request.json").exists() else {}
+    machine = StreamRepair({**request, "stream": True}, model="m", new_id=SequentialIds(), clock=lambda: CLOCK)
+    for event_name, data in upstream_events((case / "events.sse").read_bytes()):
+        machine.feed(event_name, data)
+    assert machine.done and not machine.repaired and machine.defects == []
+    if (case / "response.json").exists():
+        defects: list[str] = []
+        repair_response(json.loads((case / "response.json").read_text()), request, model="m",
+                        new_id=SequentialIds(), clock=lambda: CLOCK, defects=defects)
+        assert defects == []
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("llamacpp_text", ["no sequence_number", "bare response snapshots", "no output_index", "no content_index"]),
+    ("llamacpp_cut_by_max_output_tokens", ["no sequence_number", "bare response snapshots", "no output_index",
+                                           "no content_index", "completed although max_output_tokens cut the answer"]),
+    ("older_data_only", ["data-only frames (no event: lines)", "no sequence_number", "bare response snapshots",
+                         "no output_index", "no content_index"]),
+    ("llamacpp_shape_reasoning_tool_calls", ["no sequence_number", "bare response snapshots", "no output_index",
+                                             "no content_index", "items without an id", "item_id rewritten"]),
+])
+def test_a_defective_stream_reports_what_was_mended(name: str, expected: list[str]) -> None:
+    case = CASES / name
+    machine = StreamRepair(request_of(case), model="m", new_id=SequentialIds(), clock=lambda: CLOCK)
+    for event_name, data in upstream_events((case / "upstream.sse").read_bytes()):
+        machine.feed(event_name, data)
+    assert machine.repaired and machine.defects == expected
+    if (case / "upstream.json").exists():
+        defects: list[str] = []
+        repair_response(json.loads((case / "upstream.json").read_text()), request_of(case), model="m",
+                        new_id=SequentialIds(), clock=lambda: CLOCK, defects=defects)
+        assert defects[0] == "a bare Response (fields a client needs are missing)"
+
+
+def test_a_renumbered_or_missing_event_is_a_defect() -> None:
+    events = [orjson.loads(orjson.dumps(e)) for e in sse_events((GOLDEN / "up_text_stop" / "events.sse").read_bytes())]
+    lost = next(e["sequence_number"] for e in events if e["type"] == "response.output_text.delta")
+    machine = StreamRepair({"input": "hi"}, model="m", new_id=SequentialIds(), clock=lambda: CLOCK)
+    for event in events:
+        if event["sequence_number"] != lost:  # one delta lost: the events after it are renumbered
+            machine.feed(event["type"], event)
+    assert machine.defects == ["sequence_number renumbered"]
+    machine = StreamRepair({"input": "hi"}, model="m", new_id=SequentialIds(), clock=lambda: CLOCK)
+    for event in events:
+        machine.feed(event["type"], event)
+    assert machine.defects == []

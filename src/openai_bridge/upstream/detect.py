@@ -7,8 +7,11 @@ answer says yes) or from `openai-bridge probe`, and trusted for `ttl` seconds.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
+
+from ..errors import BridgeError, UpstreamError
 
 log = logging.getLogger("openai_bridge")
 
@@ -62,3 +65,17 @@ class Verdicts:
             log.info("upstream %s: chat completions %s (%s); trusted for %g s", upstream,
                      "passed through to its /chat/completions" if served else "translated to its /responses",
                      why, self.ttl)
+
+# An upstream's words for "I have no such endpoint / cannot do that": vLLM, Ollama, LM Studio, proxies.
+_UNSUPPORTED = re.compile(r"not (?:supported|implemented|available)|unsupported|unknown (?:endpoint|url|route|path)"
+                          r"|no route|invalid url|not found", re.IGNORECASE)
+
+
+def unsupported(error: BridgeError) -> bool:
+    """Does `error`, the answer to a request on `/responses`, say the upstream does not serve that API (so the
+    same request may go through chat instead, nothing having been generated)? A 404 of the route (not of an
+    unknown model), 405 or 501; or a 400/422 whose message says the endpoint or feature is unsupported."""
+    status = error.upstream_status if isinstance(error, UpstreamError) else None
+    if status in (405, 501) or (status == 404 and error.code == "upstream_not_found"):
+        return True
+    return status in (400, 422) and bool(_UNSUPPORTED.search(error.message))

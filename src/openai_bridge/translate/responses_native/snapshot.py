@@ -17,6 +17,14 @@ _NESTED = ("text", "reasoning")
 TERMINAL_STATUS = {"response.completed": "completed", "response.incomplete": "incomplete",
                    "response.failed": "failed"}
 NO_REASON = "The upstream reported that the response failed, without saying why."
+CUT_REPORTED_COMPLETED = "completed although max_output_tokens cut the answer"
+# What a Response must carry for the OpenAI SDK to read it (a snapshot without them is a defect).
+_REQUIRED = ("id", "object", "created_at", "status", "model", "output", "tools", "tool_choice", "parallel_tool_calls")
+
+
+def bare(response: Mapping[str, object]) -> bool:
+    """The upstream's Response lacks fields a client needs (llama.cpp's snapshots: only id, object, status)."""
+    return any(response.get(key) is None for key in _REQUIRED)
 
 
 def base_envelope(upstream: Mapping[str, object], request: Mapping[str, object], *, model: str, new_id: NewId,

@@ -25,6 +25,11 @@ items that closed in that last run (the ones the cut left open) say `incomplete`
 else, go out at once.
 
 An event handed out is never changed afterwards; the upstream's dicts are copied, not changed.
+
+`defects` says what the upstream got wrong (each fault once, in the order found): no or renumbered
+`sequence_number`, missing or rewritten indexes and item ids, data-only frames, bare snapshots, items without
+an id, events it could not place, `completed` for a cut answer. `repaired` is true when there is any: the
+bridge's `auto` mode reads it to decide that an upstream's own `/responses` is not worth using.
 """
 
 from __future__ import annotations
@@ -35,7 +40,16 @@ from typing import cast
 from ...errors import UpstreamProtocolError
 from ...wire.responses import Response, ResponseStreamEvent
 from .items import JSON, Clock, NewId, id_prefix, obj, part_text, repair_item, repair_part
-from .snapshot import TERMINAL_STATUS, base_envelope, complete, finish, is_cut, max_output_tokens
+from .snapshot import (
+    CUT_REPORTED_COMPLETED,
+    TERMINAL_STATUS,
+    bare,
+    base_envelope,
+    complete,
+    finish,
+    is_cut,
+    max_output_tokens,
+)
 from .state import FAMILY_OF_PART, FINAL_FIELDS, PART_TYPE, Item, Part, Streak, part_at, placed
 
 _LIFECYCLE = {"response.created", "response.in_progress", "response.queued"}
@@ -89,6 +103,12 @@ class StreamRepair:
         self.response: Response | None = None
         self.done = False
         self.dropped: list[str] = []  # the types of upstream events that could not be placed, for the log
+        self.defects: list[str] = []  # what the upstream got wrong, each once
+
+    @property
+    def repaired(self) -> bool:
+        """The upstream's stream needed mending (see `defects`), as opposed to passing as it came."""
+        return bool(self.defects)
 
     # ---- public API ---------------------------------------------------------------------------
 
@@ -103,6 +123,9 @@ class StreamRepair:
             if fast is not None:
                 return fast
         self._last = None
+        if name is None:
+            self._defect("data-only frames (no event: lines)")
+        dropped = len(self.dropped)
         if isinstance(kind, str):
             event = dict(data)
         elif name:
@@ -140,6 +163,9 @@ class StreamRepair:
             else:
                 self._other(event, _KIND_OF_FAMILY.get(family))
         self._closing = False
+        if len(self.dropped) > dropped:
+            self._defect("events that could not be placed")
+        self._check(data, event)
         return self._take()
 
     def _next_delta(self, data: Mapping[str, object], last: Streak) -> list[ResponseStreamEvent] | None:
@@ -157,9 +183,24 @@ class StreamRepair:
             event["content_index"] = index
             if kind == "response.output_text.delta" and not isinstance(event.get("logprobs"), list):
                 event["logprobs"] = []
+        if data.get("output_index") != it.index or data.get("sequence_number") != self._seq:
+            self._check(data, event)
         event["sequence_number"] = self._seq
         self._seq += 1
         return [cast(ResponseStreamEvent, event)]
+
+    def _defect(self, what: str) -> None:
+        if what not in self.defects:
+            self.defects.append(what)
+
+    def _check(self, data: Mapping[str, object], event: Mapping[str, object]) -> None:
+        """What the machine changed in the upstream's event `data` (its copy is `event`) was a defect."""
+        for key in ("output_index", "content_index", "item_id"):
+            if key in event and data.get(key) != event[key]:
+                self._defect(f"no {key}" if key not in data else f"{key} rewritten")
+        kind = event.get("type")
+        if kind in _LIFECYCLE and bare(obj(data.get("response"))):
+            self._defect("bare response snapshots")
 
     def finish(self) -> list[ResponseStreamEvent]:
         """The upstream's stream ended: without a terminal event, that is a failure of the upstream's."""
@@ -234,6 +275,8 @@ class StreamRepair:
     def _add(self, item: Mapping[str, object], event: JSON) -> Item:
         upstream_id = item.get("id")
         kind = item.get("type")
+        if not (isinstance(upstream_id, str) and upstream_id):
+            self._defect("items without an id")
         item_id = upstream_id if isinstance(upstream_id, str) and upstream_id else self._new_id(id_prefix(kind))
         added = repair_item(item, item_id, "in_progress")
         it = Item(len(self._items), item_id, kind if isinstance(kind, str) else "", added)
@@ -488,6 +531,8 @@ class StreamRepair:
         status = TERMINAL_STATUS[kind]
         if status != "failed":
             cut = status == "completed" and is_cut(upstream.get("usage"), self._limit)
+            if cut:
+                self._defect(CUT_REPORTED_COMPLETED)
             if cut:  # the items the cut left open, which closed only as the answer ended
                 for held in self._held:
                     item = held.get("item")
@@ -550,6 +595,9 @@ class StreamRepair:
         self._number(event)
 
     def _number(self, event: JSON) -> None:
+        said = event.get("sequence_number")
+        if said != self._seq:  # missing, or an event the upstream left out (or put elsewhere) came before
+            self._defect("no sequence_number" if said is None else "sequence_number renumbered")
         event["sequence_number"] = self._seq
         self._seq += 1
         self._out.append(event)
