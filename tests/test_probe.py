@@ -251,7 +251,8 @@ def test_without_upstream_it_probes_the_configured_one(capsys, monkeypatch, tmp_
         assert (report["upstream"], report["model"]) == (one.base_url, "chosen")
         assert one.last.body["model"] == "chosen"
         config = tmp_path / "bridge.toml"
-        config.write_text(f'[upstreams.one]\nbase_url = "{one.base_url}"\n[upstreams.two]\nbase_url = "{two.base_url}"\n')
+        config.write_text(f'[upstreams.one]\nbase_url = "{one.base_url}"\n'
+                          f'[upstreams.two]\nbase_url = "{two.base_url}"\n')
         monkeypatch.setenv("BRIDGE_CONFIG", str(config))
         monkeypatch.delenv("DEFAULT_MODEL")
         assert main(["--json"]) == 0

@@ -119,8 +119,9 @@ class Probe:
                 self.reasoning()
                 await self.native()
                 self.row("keep-alive", "no" if self.retried else "yes",
-                         f"{self.retried} requests found their kept-alive connection closed by the server and were "
-                         "sent again; the bridge does not resend them (it answers 502)" if self.retried else "")
+                         f"the server closed a kept-alive connection after a stream ({self.retried}x here: the next "
+                         "request on it failed, and was sent again); the bridge does not resend (it answers 502)"
+                         if self.retried else "")
         except Unreachable as exc:
             self.report.error = str(exc)
         return self.report

@@ -57,7 +57,7 @@ def render(report: Report, width: int = 100) -> str:
     c2 = min(max(len(r[1]) for r in rows), 24)
     note_width = max(30, width - c1 - c2 - 4)
     for i, (check, result, note) in enumerate(rows):
-        wrapped = textwrap.wrap(note, note_width) or [""]
+        wrapped = textwrap.wrap(note, note_width, break_on_hyphens=False) or [""]
         lines.append(f"{check:<{c1}}  {result:<{c2}}  {wrapped[0]}".rstrip())
         lines += [" " * (c1 + c2 + 4) + more for more in wrapped[1:]]
         if i == 0:
