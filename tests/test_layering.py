@@ -32,7 +32,8 @@ ALLOWED: dict[str, set[str]] = {
     "service": LEAVES | {"runs", "translate", "upstream", "store", "vault", "settings", "routing"},
     "server": LEAVES | {"service", "runs", "upstream", "store", "vault", "settings", "routing"},
     "supervisor": {"server", "settings", "__init__"},
-    "cli": {"supervisor", "settings", "logs"},
+    "probe": LEAVES | {"settings", "upstream", "translate", "routing"},
+    "cli": {"supervisor", "settings", "logs", "probe"},
     "__main__": {"cli"},
     "testing": None,  # the test kit may use anything; nothing may use it
 }

@@ -1,4 +1,5 @@
-"""`openai-bridge`: read the settings, then serve, with one process or a supervisor and N workers."""
+"""`openai-bridge`: read the settings, then serve, with one process or a supervisor and N workers.
+`openai-bridge probe ...`: check what an upstream supports (see `probe`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,11 @@ from .supervisor import CannotListen, serve, supervise
 
 
 def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["probe"]:  # a subcommand; every other command line is the server's flags
+        from .probe import main as probe
+
+        sys.exit(probe(args[1:]))
     # Start-up is mostly imports (FastAPI, aiohttp), which create many long-lived objects: collecting
     # garbage meanwhile only slows it down. Collection resumes once the app is built (see `serve`).
     gc.disable()
