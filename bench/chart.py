@@ -14,7 +14,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-COLORS = {"direct": "#9e9e9e", "litellm": "#d9534f", "bridge-1w": "#5b9bd5", "bridge-2w": "#2e5f8a"}
+COLORS = {"direct": "#9e9e9e", "litellm": "#d9534f", "bridge-1w": "#5b9bd5", "bridge-2w": "#2e5f8a",
+          "direct-native": "#c7c7c7", "bridge-native": "#5cb85c"}
 
 
 def main(src: str, dst: str) -> None:
@@ -24,7 +25,7 @@ def main(src: str, dst: str) -> None:
     cells = [c["cell"] for c in next(iter(targets.values()))["cells"]] if targets else []
     panels = [("req_s", "requests (streams) per second", True),
               ("lat_p50_ms", "p50 latency, ms", True),
-              ("added_p50_ms", "p50 latency added vs direct, ms", True)]
+              ("added_p50_ms", "p50 latency added vs the upstream alone (native: direct-native), ms", True)]
     fig, axes = plt.subplots(1, len(panels), figsize=(16, 4.8))
     width = 0.8 / max(len(targets), 1)
     for ax, (key, title, log) in zip(axes, panels, strict=True):

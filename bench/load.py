@@ -2,12 +2,15 @@
 
     python bench/load.py --url http://127.0.0.1:8099 --stream -c 16 -d 5            # a bridge
     python bench/load.py --url http://127.0.0.1:9100 --direct --stream -c 16 -d 5   # the upstream itself
+    python bench/load.py --url http://127.0.0.1:9100 --direct-responses -c 16 -d 5  # its own /v1/responses
 
 Raw asyncio protocol over uvloop (if installed): a hand-written HTTP/1.1 response parser (Content-Length,
 chunked, read-to-EOF), no client library in the way. Every body is read completely and checked:
 - Responses stream: the last event must be `response.completed`; TTFT = arrival of the first
   `response.output_text.delta`; events = `data:` lines.
 - Responses non-stream: 200 and `"status": "completed"`.
+- `--direct-responses` (the upstream's own `/v1/responses`, the native pass-through's ceiling): the same
+  Responses requests and checks as against a bridge, only the target differs.
 - direct stream: ends with `data: [DONE]`; TTFT = first chunk with non-empty `content`; events = chunks.
 - direct non-stream: 200 and a `choices` field.
 Requests started during the warm-up are not counted. `client_cpu_pct` is this process's CPU use
@@ -218,7 +221,8 @@ def check(body: bytes, status: int, direct: bool, stream: bool) -> tuple[bool, i
 
 
 async def run(url: str, *, direct: bool, stream: bool, conns: int, duration: float, requests: int | None,
-              warmup: float, model: str, key: str | None, text: str, timeout: float) -> dict:
+              warmup: float, model: str, key: str | None, text: str, timeout: float,
+              direct_responses: bool = False) -> dict:
     u = urlsplit(url)
     host, port = u.hostname or "127.0.0.1", u.port or 80
     prefix = u.path.rstrip("/")
@@ -316,7 +320,8 @@ async def run(url: str, *, direct: bool, stream: bool, conns: int, duration: flo
 
     n = stats["requests"]
     return {
-        "url": url, "path": path, "direct": direct, "stream": stream, "conns": conns,
+        "url": url, "path": path, "direct": direct, "direct_responses": direct_responses, "stream": stream,
+        "conns": conns,
         "window_s": round(window, 3), "requests": n, "failures": stats["failures"],
         "req_s": round(n / window, 1), "events": stats["events"],
         "events_s": round(stats["events"] / window, 1) if stream else None,
@@ -333,6 +338,9 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description="Responses/chat load generator")
     p.add_argument("--url", required=True, help="server base URL, e.g. http://127.0.0.1:8099 (with or without /v1)")
     p.add_argument("--direct", action="store_true", help="send chat requests to /v1/chat/completions")
+    p.add_argument("--direct-responses", action="store_true",
+                   help="the upstream's own /v1/responses: Responses requests, checked as a bridge's answers "
+                        "(the same as leaving both --direct options out; says what the target is)")
     p.add_argument("--stream", action=argparse.BooleanOptionalAction, default=True)
     p.add_argument("-c", "--conns", type=int, default=16, help="concurrent keep-alive connections")
     p.add_argument("-d", "--duration", type=float, default=5.0, help="measured seconds (after warm-up)")
@@ -344,6 +352,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--timeout", type=float, default=60.0, help="per request")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     a = p.parse_args(argv)
+    if a.direct and a.direct_responses:
+        p.error("--direct (chat) and --direct-responses exclude each other")
     try:
         import uvloop  # type: ignore[import-not-found]
 
@@ -352,7 +362,7 @@ def main(argv: list[str] | None = None) -> None:
         pass
     result = asyncio.run(run(a.url, direct=a.direct, stream=a.stream, conns=a.conns, duration=a.duration,
                              requests=a.requests, warmup=a.warmup, model=a.model, key=a.key, text=a.input,
-                             timeout=a.timeout))
+                             timeout=a.timeout, direct_responses=a.direct_responses))
     if a.json:
         print(json.dumps(result))
     else:

@@ -1,10 +1,14 @@
-"""The whole benchmark in one command: the upstream alone, LiteLLM's proxy, openai-bridge (1 and 2 workers).
+"""The whole benchmark in one command: the upstream alone, LiteLLM's proxy, openai-bridge (1 and 2 workers),
+and the native pass-through (the upstream's own /v1/responses alone, and through openai-bridge).
 
     uv run python bench/run.py                      # ~3 minutes (plus LiteLLM's install on first use)
     uv run python bench/run.py --duration 10 --warmup 2
     uv run python bench/run.py --skip-litellm --targets bridge-1w
+    uv run python bench/run.py --skip-litellm --targets direct-native,bridge-native
 
-Everything runs on this machine, against one bench upstream (bench/upstream.py). For each target and
+Everything runs on this machine, against bench upstreams (bench/upstream.py): a chat-only one
+(`--chat-only`, /v1/responses is 404) for the translated path (direct, litellm, bridge-Nw), and one that
+also serves /v1/responses for the native pass-through (direct-native, bridge-native). For each target and
 each cell (non-stream / stream x 1 / 16 connections) bench/load.py runs in its own process. Results go
 to bench/results/results.{json,md,png}. See bench/README.md for what each number means.
 """
@@ -34,7 +38,9 @@ CACHE = Path(os.environ.get("OPENAI_BRIDGE_BENCH_CACHE", Path.home() / ".cache" 
 LITELLM_VENV = CACHE / "litellm-venv"
 LITELLM_KEY = "sk-bench"
 MODEL = "bench-model"
-ALL_TARGETS = ["direct", "litellm", "bridge-1w", "bridge-2w"]
+ALL_TARGETS = ["direct", "litellm", "bridge-1w", "bridge-2w", "direct-native", "bridge-native"]
+# Served by the upstream that also answers /v1/responses; the others by the chat-only one.
+NATIVE_TARGETS = ("direct-native", "bridge-native")
 
 
 def log(msg: str) -> None:
@@ -179,29 +185,42 @@ def start_litellm(upstream: str, port: int, workdir: Path) -> tuple[subprocess.P
     return proc, f"http://127.0.0.1:{port}/health/liveliness", logfile
 
 
-def start_bridge(upstream: str, port: int, workers: int, workdir: Path) -> tuple[subprocess.Popen, str, Path]:
+def start_bridge(upstream: str, port: int, workers: int, workdir: Path, *, name: str,
+                 mode: str | None = None) -> tuple[subprocess.Popen, str, Path]:
+    """openai-bridge in front of `upstream`; `mode` sets BRIDGE_UPSTREAM_MODE (None: its default)."""
     exe = Path(sys.executable).parent / "openai-bridge"
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "openai_bridge.cli"]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BRIDGE_", "REMOTE_OPENAI_"))}
     env["BRIDGE_STATE_DIR"] = str(workdir / "bridge-state")  # keep the generated reasoning key out of ~
-    logfile = workdir / f"bridge-{workers}w.log"
+    if mode:
+        env["BRIDGE_UPSTREAM_MODE"] = mode
+    logfile = workdir / f"{name}.log"
     proc = start(cmd + ["--port", str(port), "--upstream", upstream, "--workers", str(workers),
                         "--log-level", "warning"], env=env, cwd=REPO, logfile=logfile)
     return proc, f"http://127.0.0.1:{port}/healthz", logfile
 
 
 def run_load(url: str, *, direct: bool, stream: bool, conns: int, duration: float, warmup: float,
-             key: str | None) -> dict:
+             key: str | None, direct_responses: bool = False) -> dict:
     cmd = [sys.executable, str(HERE / "load.py"), "--url", url, "-c", str(conns), "-d", str(duration),
            "--warmup", str(warmup), "--model", MODEL, "--json", "--stream" if stream else "--no-stream"]
     if direct:
         cmd.append("--direct")
+    if direct_responses:
+        cmd.append("--direct-responses")
     if key:
         cmd += ["--key", key]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + warmup + 180)
     if not p.stdout.strip():
         return {"requests": 0, "failures": -1, "first_failure": p.stderr[-2000:]}
     return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def upstream_calls(up_url: str) -> dict[str, int]:
+    """The requests the bench upstream answered so far, per API (`GET /bench/stats`)."""
+    with contextlib.suppress(Exception), urllib.request.urlopen(up_url + "/bench/stats", timeout=5) as r:
+        return json.loads(r.read())
+    return {}
 
 
 # ----------------------------------------------------------------------------- report
@@ -233,11 +252,19 @@ def fmt(v: float | None, nd: int = 1) -> str:
     return f"{v:.{nd}f}" if isinstance(v, float) else f"{v:,}"
 
 
+def cells_of(results: dict, name: str) -> dict[str, dict]:
+    return {c["cell"]: c for c in results["targets"].get(name, {}).get("cells", [])}
+
+
 def add_derived(results: dict) -> None:
-    direct = {c["cell"]: c for c in results["targets"].get("direct", {}).get("cells", [])}
-    for t in results["targets"].values():
+    direct = cells_of(results, "direct")
+    native_direct = cells_of(results, "direct-native")
+    for name, t in results["targets"].items():
+        # Each path's added latency is over its own ceiling: the upstream's chat API for the translated
+        # targets, its /v1/responses for the native ones.
+        ceiling = native_direct if name in NATIVE_TARGETS else direct
         for c in t.get("cells", []):
-            d = direct.get(c["cell"])
+            d = ceiling.get(c["cell"])
             for p in ("p50", "p99"):
                 v, dv = c.get(f"lat_{p}_ms"), (d or {}).get(f"lat_{p}_ms")
                 c[f"added_{p}_ms"] = round(v - dv, 3) if v is not None and dv is not None else None
@@ -256,6 +283,27 @@ def add_derived(results: dict) -> None:
                 if lc and lc.get("added_p50_ms") and c.get("added_p50_ms") and c["added_p50_ms"] > 0 else None)
             ratios.append(row)
     results["ratios"] = ratios
+    results["native_ratios"] = native_ratios(results)
+
+
+def native_ratios(results: dict) -> list[dict]:
+    """Per cell, each path against its own ceiling: translated (bridge-1w / direct, chat upstream) and native
+    pass-through (bridge-native / direct-native, the upstream's /v1/responses); both bridges with 1 worker."""
+    tr, dc = cells_of(results, "bridge-1w"), cells_of(results, "direct")
+    nat, nd = cells_of(results, "bridge-native"), cells_of(results, "direct-native")
+    rows = []
+    for cell in list(dict.fromkeys([*tr, *nat])):
+        def ratio(a: dict | None, b: dict | None) -> float | None:
+            return round(a["req_s"] / b["req_s"], 4) if a and b and a.get("req_s") and b.get("req_s") else None
+        t, n = tr.get(cell), nat.get(cell)
+        rows.append({"cell": cell,
+                     "translated_vs_ceiling": ratio(t, dc.get(cell)),
+                     "native_vs_ceiling": ratio(n, nd.get(cell)),
+                     "native_over_translated": ratio(n, t),
+                     "translated_added_p50_ms": (t or {}).get("added_p50_ms"),
+                     "native_added_p50_ms": (n or {}).get("added_p50_ms"),
+                     "native_upstream_calls": (n or {}).get("upstream_calls")})
+    return rows
 
 
 def markdown(results: dict) -> str:
@@ -263,7 +311,9 @@ def markdown(results: dict) -> str:
     out = [f"# openai-bridge benchmark ({m['date']})", "",
            f"{m['cpus']} CPUs ({m['cpu_model']}), Python {m['python']}, openai-bridge {m['bridge_git']}, "
            f"LiteLLM {m.get('litellm_version') or '–'}. Upstream: bench/upstream.py, {m['deltas']} deltas per "
-           f"stream, TTFT {m['ttft_ms']} ms, {m['delta_ms']} ms between deltas. {m['duration']} s measured per cell "
+           f"stream, TTFT {m['ttft_ms']} ms, {m['delta_ms']} ms between deltas (chat-only for direct, litellm and "
+           f"bridge-Nw; its /v1/responses too for direct-native and bridge-native, whose +p50/+p99 are over "
+           f"direct-native). {m['duration']} s measured per cell "
            f"after {m['warmup']} s warm-up. Everything (load generator, upstream, server) shares the machine "
            f"(load average before {m['loadavg_before']}, after {m.get('loadavg_after')}).", "",
            "| target | mode | conns | req/s | events/s | p50 ms | p99 ms | +p50 ms | +p99 ms | TTFT p50 | TTFT p99 "
@@ -299,6 +349,18 @@ def markdown(results: dict) -> str:
             out.append(f"| {r['target']} | {r['cell']} | {fmt(r['rps_vs_litellm'], 2)}x "
                        f"| {fmt(r['rps_vs_direct'], 4)} | {fmt(r['litellm_p50_over_bridge_p50'], 2)}x "
                        f"| {fmt(r['added_p50_litellm_over_bridge'], 2)}x |")
+    if results.get("native_ratios"):
+        out += ["", "Native pass-through vs translated, each against its own ceiling (req/s of the bridge over the "
+                "upstream alone; 1 worker each; upstream calls: which API bridge-native used):", "",
+                "| cell | translated: bridge-1w / direct | native: bridge-native / direct-native "
+                "| bridge-native / bridge-1w | translated +p50 ms | native +p50 ms | bridge-native upstream calls |",
+                "|---|--:|--:|--:|--:|--:|---|"]
+        for r in results["native_ratios"]:
+            calls = r.get("native_upstream_calls")
+            calls_s = ", ".join(f"{k} {v:,}" for k, v in calls.items()) if calls else "–"
+            out.append(f"| {r['cell']} | {fmt(r['translated_vs_ceiling'], 4)} | {fmt(r['native_vs_ceiling'], 4)} "
+                       f"| {fmt(r['native_over_translated'], 2)}x | {fmt(r['translated_added_p50_ms'], 2)} "
+                       f"| {fmt(r['native_added_p50_ms'], 2)} | {calls_s} |")
     if results.get("translate_micro"):
         out += ["", "Translator alone (bench/translate_micro.py, one core, no I/O):", ""]
         for r in results["translate_micro"]:
@@ -380,51 +442,83 @@ def main() -> None:
         "loadavg_before": [round(x, 2) for x in os.getloadavg()],
     }, "targets": {}}
 
-    up_port = free_port()
-    up_url = f"http://127.0.0.1:{up_port}"
-    up_log = workdir / "upstream.log"
-    upstream = start([sys.executable, str(HERE / "upstream.py"), "--port", str(up_port), "--model", MODEL,
-                      "--deltas", str(a.deltas), "--ttft-ms", str(a.ttft_ms), "--delta-ms", str(a.delta_ms)],
-                     logfile=up_log)
+    unknown = [t for t in targets if t not in ALL_TARGETS]
+    if unknown:
+        raise SystemExit(f"unknown target(s) {','.join(unknown)}; choose from {','.join(ALL_TARGETS)}")
+
+    def start_upstream(kind: str, chat_only: bool) -> tuple[subprocess.Popen, str, float]:
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        logfile = workdir / f"upstream-{kind}.log"
+        proc = start([sys.executable, str(HERE / "upstream.py"), "--port", str(port), "--model", MODEL,
+                      "--deltas", str(a.deltas), "--ttft-ms", str(a.ttft_ms), "--delta-ms", str(a.delta_ms)]
+                     + (["--chat-only"] if chat_only else []), logfile=logfile)
+        upstreams.append(proc)
+        startup = wait_healthy(url + "/v1/models", proc, 30, logfile)
+        log(f"upstream ({kind}) on {url} (log {logfile})")
+        return proc, url, startup
+
+    # Two upstreams, so that the translated path keeps measuring a chat-only server (its /v1/responses 404,
+    # as before the native mode), and the native targets get the same script that also serves /v1/responses.
+    upstreams: list[subprocess.Popen] = []
     try:
-        up_startup = wait_healthy(up_url + "/v1/models", upstream, 30, up_log)
-        log(f"upstream on {up_url} (log {up_log})")
+        chat_up = native_up = None
+        if any(t not in NATIVE_TARGETS for t in targets):
+            chat_up = start_upstream("chat", chat_only=True)
+        if any(t in NATIVE_TARGETS for t in targets):
+            native_up = start_upstream("native", chat_only=False)
         for name in targets:
             proc = None
             entry: dict = {"cells": []}
             results["targets"][name] = entry
+            serving = native_up if name in NATIVE_TARGETS else chat_up
+            assert serving is not None  # started above for every target that needs it
+            upstream, up_url, up_startup = serving
+            entry["upstream"] = "chat + responses" if name in NATIVE_TARGETS else "chat only"
             try:
+                direct_responses = False
                 if name == "direct":
                     url, key, direct = up_url, None, True
+                    entry["startup_s"] = round(up_startup, 3)
+                elif name == "direct-native":
+                    url, key, direct, direct_responses = up_url, None, False, True
                     entry["startup_s"] = round(up_startup, 3)
                 else:
                     port = free_port()
                     if name == "litellm":
                         proc, health, logfile = start_litellm(up_url, port, workdir)
                         key = LITELLM_KEY
-                    elif name.startswith("bridge-"):
-                        workers = int(name.removeprefix("bridge-").removesuffix("w"))
-                        proc, health, logfile = start_bridge(up_url, port, workers, workdir)
+                    elif name == "bridge-native":
+                        entry["bridge_upstream_mode"] = "responses"
+                        proc, health, logfile = start_bridge(up_url, port, 1, workdir, name=name, mode="responses")
                         key = None
                     else:
-                        raise SystemExit(f"unknown target {name}")
+                        workers = int(name.removeprefix("bridge-").removesuffix("w"))
+                        proc, health, logfile = start_bridge(up_url, port, workers, workdir, name=name)
+                        key = None
                     entry["startup_s"] = round(wait_healthy(health, proc, 240, logfile), 3)
                     url, direct = f"http://127.0.0.1:{port}", False
                     log(f"{name}: healthy after {entry['startup_s']} s")
                 server_pid = proc.pid if proc else upstream.pid
                 for mode, stream, c in cells:
+                    calls0 = upstream_calls(up_url)
                     cpu0, t0 = tree_cpu_s(server_pid), time.monotonic()
                     r = run_load(url, direct=direct, stream=stream, conns=c, duration=a.duration,
-                                 warmup=a.warmup, key=key)
+                                 warmup=a.warmup, key=key, direct_responses=direct_responses)
                     cpu_pct = 100 * (tree_cpu_s(server_pid) - cpu0) / (time.monotonic() - t0)
-                    r.update({"cell": f"{mode} c{c}", "mode": mode, "conns": c, "server_cpu_pct": round(cpu_pct)})
+                    calls1 = upstream_calls(up_url)
+                    r.update({"cell": f"{mode} c{c}", "mode": mode, "conns": c, "server_cpu_pct": round(cpu_pct),
+                              "upstream_calls": {k: calls1[k] - calls0.get(k, 0) for k in calls1}})
+                    if name == "bridge-native" and r["upstream_calls"].get("chat"):
+                        log(f"{name}: the bridge called the upstream's chat API {r['upstream_calls']['chat']} times "
+                            f"(it translated: no native pass-through in this build)")
                     if r.get("req_s") and cpu_pct > 0:
                         r["req_per_server_cpu_s"] = round(r["req_s"] / (cpu_pct / 100), 1)
                     entry["cells"].append(r)
                     log(f"{name:>9} {mode:>10} c{c:<3} {r.get('req_s')} req/s  p50 {r.get('lat_p50_ms')} ms  "
                         f"p99 {r.get('lat_p99_ms')} ms  ttft {r.get('ttft_p50_ms')} ms  fail {r.get('failures')}  "
                         f"(server CPU {r.get('server_cpu_pct')} %, load-gen CPU {r.get('client_cpu_pct')} %)")
-                entry["rss_mb"] = tree_rss_mb(proc.pid if proc else upstream.pid)
+                entry["rss_mb"] = tree_rss_mb(server_pid)
                 log(f"{name}: RSS {entry['rss_mb']} MB")
                 if name == "bridge-1w" and a.soak and proc is not None:
                     entry["soak"] = soak(url, proc.pid, a.soak)
@@ -436,7 +530,8 @@ def main() -> None:
                 if proc is not None:
                     stop(proc)
     finally:
-        stop(upstream)
+        for up in upstreams:
+            stop(up)
 
     if not a.skip_micro:
         log("translator micro-benchmark")
