@@ -4,11 +4,9 @@ client: its authentication, timeouts and error messages."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-import aiohttp
 import orjson
 
 from ..errors import BridgeError, UpstreamError, UpstreamTimeout, UpstreamUnreachable
@@ -86,19 +84,6 @@ class Probe:
         self.up = upstream
         self.report = Report(shown_url, model, "--model or DEFAULT_MODEL" if model else "")
         self.field = "max_tokens"
-        self.retried = 0
-
-    async def call[A, R](self, method: Callable[[A], Awaitable[R]], arg: A) -> R:
-        """`method(arg)`, once more when the server had closed the kept-alive connection it went out on: llama.cpp
-        closes it after a stream while its headers say keep-alive, and the bridge's client does not retry a POST
-        (the `keep-alive` row reports it)."""
-        try:
-            return await method(arg)
-        except BridgeError as exc:
-            if not isinstance(exc.__cause__, aiohttp.ServerDisconnectedError):
-                raise
-            self.retried += 1
-            return await method(arg)
 
     def row(self, check: str, result: str, note: str = "") -> None:
         self.report.rows.append(Row(check, result, note))
@@ -118,10 +103,6 @@ class Probe:
                 await self.json_schema()
                 self.reasoning()
                 await self.native()
-                self.row("keep-alive", "no" if self.retried else "yes",
-                         f"the server closed a kept-alive connection after a stream ({self.retried}x here: the next "
-                         "request on it failed, and was sent again); the bridge does not resend (it answers 502)"
-                         if self.retried else "")
         except Unreachable as exc:
             self.report.error = str(exc)
         return self.report
@@ -149,7 +130,7 @@ class Probe:
         for name in FIELDS:
             self.field = name
             try:
-                completion = await self.call(self.up.chat, self.request())
+                completion = await self.up.chat(self.request())
             except BridgeError as exc:
                 _stop_if_gone(exc)
                 answers[name] = _refused(exc)
@@ -179,7 +160,7 @@ class Probe:
         usage: dict[str, Any] | None = None
         try:
             request = self.request(stream=True, stream_options={"include_usage": True})
-            stream = await self.call(self.up.chat_stream, request)
+            stream = await self.up.chat_stream(request)
             try:
                 async for batch in stream:
                     for chunk in batch:
@@ -206,7 +187,7 @@ class Probe:
         prompt = [{"role": "user", "content": "What is the weather in Paris? Use the tool."}]
         try:
             request = self.request(messages=prompt, tools=[TOOL], tool_choice="required")
-            completion = await self.call(self.up.chat, request)
+            completion = await self.up.chat(request)
         except BridgeError as exc:
             _stop_if_gone(exc)
             self.row("tools", "no", f"refused ({_refused(exc)})")
@@ -223,7 +204,7 @@ class Probe:
         prompt = [{"role": "user", "content": "Name the capital of France, as JSON."}]
         fmt = {"type": "json_schema", "json_schema": {"name": "city", "schema": SCHEMA, "strict": True}}
         try:
-            completion = await self.call(self.up.chat, self.request(messages=prompt, response_format=fmt,
+            completion = await self.up.chat(self.request(messages=prompt, response_format=fmt,
                                                          **{self.field: 2 * MAX_TOKENS}))
         except BridgeError as exc:
             _stop_if_gone(exc)
@@ -264,7 +245,7 @@ class Probe:
         request = {"model": self.report.model, "input": PROMPT, "max_output_tokens": MAX_TOKENS, "stream": True}
         events: list[NamedEvent] = []
         try:
-            stream = await self.call(self.up.responses_stream, cast(ResponsesRequest, request))
+            stream = await self.up.responses_stream(cast(ResponsesRequest, request))
         except BridgeError as exc:
             _stop_if_gone(exc)
             self.report.found.native = "no"

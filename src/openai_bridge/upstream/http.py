@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import logging
 from collections.abc import Callable, Iterable
-from typing import cast
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -27,6 +28,7 @@ from ..wire.sse import ServerEvent, SSEDecoder, SSEError
 from .base import NamedEvent
 from .errors import Redactor, chat_completion, chat_event, json_object, named_event, raw_event, status_error
 
+log = logging.getLogger("openai_bridge")
 _JSON_HEADERS = {"content-type": "application/json"}
 _STREAM_HEADERS = {"content-type": "application/json", "accept": "text/event-stream"}
 
@@ -113,8 +115,8 @@ class HTTPUpstream:
     async def _json(self, method: str, path: str, content: bytes | None = None) -> dict[str, object]:
         """One request whose answer must be a JSON object; every failure as a BridgeError."""
         try:
-            async with self._client().request(method, self.base_url + path, data=content,
-                                              headers=self._json_headers if content else self._get_headers) as resp:
+            async with await self._send(method, self.base_url + path, data=content,
+                                        headers=self._json_headers if content else self._get_headers) as resp:
                 raw = await resp.read()
                 status = resp.status
                 retry_after = resp.headers.get("retry-after")
@@ -127,14 +129,27 @@ class HTTPUpstream:
         except BridgeError as exc:
             raise self._redact.error(exc) from None
 
+    async def _send(self, method: str, url: str, **kw: Any) -> aiohttp.ClientResponse:
+        """One request, sent again once (on a new connection) when the kept-alive connection it went out on
+        turns out to be closed: llama.cpp's server closes its connection after each streamed answer although
+        its headers say keep-alive, and the next request would fail on it. The upstream never read it: nothing
+        is generated twice."""
+        try:
+            return await self._client().request(method, url, **kw)
+        except aiohttp.ClientConnectorError:  # no connection at all: nothing to retry
+            raise
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+            log.debug("the upstream closed a kept-alive connection before answering (%r): sent again", exc)
+            return await self._client().request(method, url, **kw)
+
     async def _stream[T](self, path: str, content: bytes, parse: Parse[T]) -> SSEStream[T]:
         """Send a streaming request; returns once the upstream's headers are in."""
         t = self.timeouts
         deadline = _Deadline(t.first_byte, t.idle)
         try:
             async with asyncio.timeout_at(deadline.at):
-                resp = await self._client().post(
-                    self.base_url + path, data=content, headers=self._stream_headers,
+                resp = await self._send(
+                    "POST", self.base_url + path, data=content, headers=self._stream_headers,
                     timeout=aiohttp.ClientTimeout(total=None, connect=t.connect, sock_connect=t.connect,
                                                   sock_read=None))
         except (aiohttp.ClientError, TimeoutError) as exc:
