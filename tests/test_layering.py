@@ -25,7 +25,7 @@ ALLOWED: dict[str, set[str]] = {
     "translate": {"wire", "errors"},
     "vault": {"errors"},
     "settings": {"translate", "__init__"},
-    "store": LEAVES,
+    "store": LEAVES | {"settings"},
     "upstream": LEAVES | {"settings"},
     "routing": LEAVES | {"settings", "translate", "upstream"},
     "runs": LEAVES | {"translate", "upstream", "store"},

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import textwrap
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -117,11 +118,39 @@ class Settings(BaseModel):
     # From the config file (BRIDGE_CONFIG); without one, a single upstream made of the settings above.
     upstreams: tuple[UpstreamConfig, ...] = ()
     models: tuple[ModelConfig, ...] = ()
+    # Where stored responses and conversations live: None is `store.sqlite3` in `state_dir` (see store/open.py).
+    store: str | None = None
+    # Redis, for the live state of background runs that replicas share; None: kept in `store`.
+    redis_url: str | None = None
+    # Stored objects older than this are deleted; 30 days, as OpenAI keeps stored responses.
+    store_ttl: float = Field(30 * 86400.0, gt=0, allow_inf_nan=False)
 
     @field_validator("upstream")
     @classmethod
     def _upstream_url(cls, url: str) -> str:
         return normalize_base_url(url)
+
+    @field_validator("store")
+    @classmethod
+    def _store(cls, url: str | None) -> str | None:
+        if url is None or url == "memory":
+            return url
+        parts = urlsplit(url)
+        if parts.scheme == "sqlite" and parts.path not in ("", "/") and not parts.netloc:
+            return url
+        if parts.scheme in ("postgresql", "postgres"):  # without a host: the local socket, as libpq does
+            return url
+        raise ValueError("not a store URL")
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, url: str | None) -> str | None:
+        if url is None:
+            return url
+        parts = urlsplit(url)
+        if parts.scheme in ("redis", "rediss") and parts.hostname or parts.scheme == "unix" and parts.path:
+            return url
+        raise ValueError("not a redis:// URL")
 
 
 class Expected(ValueError):
@@ -155,12 +184,21 @@ def normalize_base_url(url: str) -> str:
 
 
 def shown_url(url: str) -> str:
-    """`url` fit for a log line or an error message: a password in it becomes `***`."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+    """`url` fit for a log line or an error message: a password in it (`user:password@`, or a `password=` in
+    the query, as Postgres and Redis URLs may have) becomes `***`."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:  # not a URL that can be taken apart: say nothing of it
+        return "(hidden)"
+    if password is not None:
+        host = parts.netloc.rpartition("@")[2]
+        parts = parts._replace(netloc=f"{parts.username or ''}:***@{host}")
+    if "password=" in parts.query.lower():
+        parts = parts._replace(query=re.sub(r"(?i)(^|&)(password=)[^&]*", r"\1\2***", parts.query))
+    elif password is None:
+        return url  # as written (urlunsplit would drop the empty host of sqlite:///path)
+    return urlunsplit(parts)
 
 
 class SettingsError(Exception):
@@ -175,6 +213,7 @@ class _Source:
     allowed: str
     meaning: str
     secret: bool = False
+    url: bool = False  # a URL that may hold a password: shown with it hidden
     shown_default: str | None = None  # when the field's own default (None, a path) would not say it
 
 
@@ -251,8 +290,18 @@ SOURCES: tuple[_Source, ...] = (
             "the secret that seals reasoning into 'encrypted_content'; set the same one on every replica",
             secret=True, shown_default="reasoning.key in BRIDGE_STATE_DIR, made on first start"),
     _Source("BRIDGE_STATE_DIR", None, ("state_dir",), "a directory path",
-            "where the bridge keeps its files (the generated reasoning key)",
+            "where the bridge keeps its files (the generated reasoning key, the default store)",
             shown_default="~/.local/state/openai-bridge"),
+    _Source("BRIDGE_STORE", None, ("store",),
+            "sqlite:///ABSOLUTE/PATH, postgresql://USER:PASSWORD@HOST:PORT/DATABASE, or memory",
+            "where stored responses, conversations and background runs are kept: an SQLite file (one machine; "
+            "its workers share it), Postgres (several replicas), or memory (tests: lost at exit, one per worker)",
+            url=True, shown_default="sqlite:///BRIDGE_STATE_DIR/store.sqlite3"),
+    _Source("BRIDGE_REDIS_URL", None, ("redis_url",), "redis://[:PASSWORD@]HOST:PORT/DB or rediss://...",
+            "Redis for what replicas share while a background run runs (its stream events, its cancel signal); "
+            "without it they are kept in BRIDGE_STORE", url=True),
+    _Source("BRIDGE_STORE_TTL", None, ("store_ttl",), _SECONDS,
+            "stored responses (and conversations unchanged for) older than this are deleted; 2592000 is 30 days"),
 )
 
 
@@ -409,7 +458,7 @@ def _validated[M: BaseModel](model: type[M], where: str, data: dict[str, object]
 
 
 def _line(src: _Source, where: str, value: str, expected: str | None = None) -> str:
-    shown = "(hidden)" if src.secret else repr(value)
+    shown = "(hidden)" if src.secret else repr(shown_url(value) if src.url else value)
     joiner = " " if where.startswith("--") else "="
     return f"{where}{joiner}{shown} is not valid: expected {expected or src.allowed}"
 
