@@ -115,6 +115,8 @@ class Settings(BaseModel):
     detect_ttl: float = Field(600.0, gt=0, allow_inf_nan=False)
     # Send the client's own bearer token upstream instead of `api_key`.
     forward_client_key: bool = False
+    # The keys clients must present (Authorization: Bearer); empty: no key is asked for.
+    api_keys: frozenset[str] = frozenset()
     # From the config file (BRIDGE_CONFIG); without one, a single upstream made of the settings above.
     upstreams: tuple[UpstreamConfig, ...] = ()
     models: tuple[ModelConfig, ...] = ()
@@ -286,6 +288,9 @@ SOURCES: tuple[_Source, ...] = (
             "how long a learned verdict (does this upstream serve /responses for this model?) is trusted"),
     _Source("BRIDGE_FORWARD_CLIENT_KEY", None, ("forward_client_key",), _BOOL,
             "1: the client's own bearer token is sent upstream instead of REMOTE_OPENAI_API_KEY"),
+    _Source("BRIDGE_API_KEYS", None, ("api_keys",), "comma-separated keys, or @FILE (one key per line)",
+            "the keys clients must send (Authorization: Bearer KEY); a request without one of them gets a 401 "
+            "(/healthz stays open)", secret=True, shown_default="none: no key is asked for"),
     _Source("BRIDGE_REASONING_KEY", None, ("reasoning_key",), "any string",
             "the secret that seals reasoning into 'encrypted_content'; set the same one on every replica",
             secret=True, shown_default="reasoning.key in BRIDGE_STATE_DIR, made on first start"),
@@ -356,6 +361,15 @@ def load(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
                 joiner = " " if where.startswith("--") else "="
                 problems += [f"{where}{joiner}{value.strip()}: {line}" for line in str(exc).splitlines()]
             continue
+        if src.path == ("api_keys",):
+            try:
+                parsed = client_keys(value)
+            except OSError as exc:
+                problems.append(f"{where}: cannot read {value.strip()[1:]}: {exc.strerror or exc}")
+                continue
+            if not parsed:
+                problems.append(f"{where} names no key")
+                continue
         if src.path == ("translate", "passthrough"):
             names = [n.strip() for n in value.split(",") if n.strip()]
             if any(n not in PASSTHROUGH_FIELDS for n in names):
@@ -382,6 +396,16 @@ def load(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
             reason = error.get("ctx", {}).get("error")
             lines.append(_line(culprit, *given[culprit], str(reason) if isinstance(reason, Expected) else None))
         raise SettingsError("\n".join(dict.fromkeys(lines))) from None
+
+
+def client_keys(value: str) -> frozenset[str]:
+    """The keys of BRIDGE_API_KEYS: comma-separated, or `@FILE` with one per line (blank lines and `#`
+    comments skipped). Raises OSError for a file that cannot be read."""
+    value = value.strip()
+    if value.startswith("@"):
+        lines = Path(value[1:]).read_text().splitlines()
+        return frozenset(k for line in lines if (k := line.strip()) and not k.startswith("#"))
+    return frozenset(k for part in value.split(",") if (k := part.strip()))
 
 
 def read_config(path: Path, env: Mapping[str, str]) -> dict[str, object]:

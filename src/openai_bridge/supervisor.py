@@ -106,9 +106,9 @@ def announce(settings: Settings) -> None:
         upstreams = f"upstream {shown_url(settings.upstream)} ({settings.upstream_mode})"
     log.info("openai-bridge %s listening on http://%s:%d (%s); %s%s", __version__, host, settings.port, workers,
              upstreams, model)
-    if not _loopback(settings.host):
+    if not _loopback(settings.host) and not settings.api_keys:
         log.warning("listening on %s, beyond this machine, and the bridge asks clients for no key: anyone who "
-                    "can reach port %d can use the upstream%s", settings.host, settings.port,
+                    "can reach port %d can use the upstream%s (set BRIDGE_API_KEYS)", settings.host, settings.port,
                     " and its key" if settings.api_key else "")
 
 

@@ -99,6 +99,16 @@ def test_listening_beyond_loopback_is_warned_about(tmp_path, upstream):
         b.close()
 
 
+def test_no_warning_beyond_loopback_when_clients_need_a_key(tmp_path, upstream):
+    b = Bridge(tmp_path, "--upstream", upstream.base_url, "--host", "0.0.0.0",
+               env={"BRIDGE_STATE_DIR": str(tmp_path), "BRIDGE_API_KEYS": "client-key-1"})
+    try:
+        assert any("listening on http://0.0.0.0:" in line for line in b.lines())
+        assert not any(" WARNING " in line for line in b.lines())
+    finally:
+        b.close()
+
+
 def test_completed_stream(bridge, upstream):
     upstream.push(sse(text_chunks("Hel", "lo")))
     with httpx.stream("POST", bridge.url + "/v1/responses", json={"input": "hi", "stream": True},

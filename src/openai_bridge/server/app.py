@@ -18,6 +18,7 @@ from ..upstream.base import Upstream
 from ..upstream.http import HTTPUpstream
 from ..vault import ReasoningVault, load_secret
 from . import errors
+from .keys import KeyCheck
 from .middleware import RequestIdMiddleware
 from .routes import mount
 
@@ -49,6 +50,8 @@ def create_app(settings: Settings, *, upstream: Upstream | None = None,
         items=ItemCache(), new_id=new_id, clock=clock)
     app.state.chat = ChatService(settings, router, new_id=new_id, clock=clock)
     app.state.models = ModelsService(router)
+    if settings.api_keys:  # added first: it runs inside the request-id middleware
+        app.add_middleware(KeyCheck, keys=settings.api_keys)
     app.add_middleware(RequestIdMiddleware)
     errors.install(app)
     mount(app)
