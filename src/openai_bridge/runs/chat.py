@@ -23,7 +23,7 @@ from ..upstream.base import NamedEvent, Upstream, UpstreamStream
 from ..wire.chat import ChatRequest
 from ..wire.responses import ResponsesRequest
 from ..wire.sse import DONE_FRAME, ServerEvent, data_frame
-from .log import EventLog
+from .run import BaseRun
 
 log = logging.getLogger("openai_bridge")
 
@@ -34,81 +34,21 @@ _DELTA_FIELDS = ("content", "reasoning_content", "reasoning", "refusal", "tool_c
 _COMPLETED = frozenset({"stop", "tool_calls", "function_call"})
 
 
-class ChatRun:
-    """As `runs.run.Run`, for a chat completion: `task` runs the producer (its result is the non-stream
-    answer); `log` holds a stream's SSE frames. What the request's log line says is noted as it goes:
-    `finish_reason`, `tokens`, `failure` (the code of an error written into the stream), `first_delta_at`."""
+class ChatRun(BaseRun[bytes, Answer]):
+    """A `runs.run.BaseRun` for a chat completion: the task's result is the non-stream answer; `log` holds a
+    stream's SSE frames. What the request's log line says is noted as it goes: `finish_reason`, `tokens`,
+    `failure` (the code of an error written into the stream), `first_delta_at`."""
 
-    __slots__ = ("model", "streaming", "log", "opened", "open_error", "stopped", "first_delta_at", "abandoned",
-                 "finish_reason", "tokens", "failure", "task")
+    __slots__ = ("finish_reason", "tokens", "failure")
 
     def __init__(self, produce: ChatProducer, *, model: str, streaming: bool) -> None:
-        self.model = model
-        self.streaming = streaming
-        self.log: EventLog[bytes] = EventLog()
-        self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.open_error: BridgeError | None = None
-        self.stopped: BridgeError | None = None
-        self.first_delta_at: float | None = None
-        self.abandoned = False
         self.finish_reason: str | None = None
         self.tokens: tuple[int, int] | None = None
         self.failure: str | None = None
-        self.task: asyncio.Task[Answer] = asyncio.ensure_future(self._produce(produce))
+        super().__init__(produce, model=model, streaming=streaming)
 
-    async def _produce(self, produce: ChatProducer) -> Answer:
-        try:
-            return await produce(self)
-        except asyncio.CancelledError:
-            if self.stopped is None or self.streaming:
-                raise
-            raise self.stopped from None
-
-    def accepted(self) -> None:
-        if not self.opened.done():
-            self.opened.set_result(None)
-
-    def refused(self, error: BridgeError) -> None:
-        self.open_error = error
-        self.accepted()
-
-    async def wait_opened(self, timeout: float) -> None:
-        if not self.opened.done():
-            await asyncio.wait((self.opened,), timeout=timeout)
-        if self.open_error is not None:
-            raise self.open_error
-
-    def stop(self, reason: BridgeError) -> None:
-        if not self.task.done() and self.stopped is None:
-            self.stopped = reason
-            asyncio.get_running_loop().call_soon(self._cancel_stopped)
-
-    def _cancel_stopped(self) -> None:
-        if not self.task.done():
-            self.task.cancel()
-
-    def cancel(self) -> None:
-        self.task.cancel()
-
-    def abandon(self) -> None:
-        if not self.task.done():
-            self.abandoned = True
-            self.task.cancel()
-
-    def outcome(self) -> str:
-        """`completed`, `incomplete:<finish_reason>` (`length`, `content_filter`), `failed:<code>`,
-        `client_gone` (or `running`)."""
-        if self.abandoned:
-            return "client_gone"
-        if not self.task.done():
-            return "running"
-        if self.task.cancelled():
-            return "client_gone"
-        error = self.task.exception()
-        if isinstance(error, BridgeError):
-            return f"failed:{error.code or error.type}"
-        if error is not None:
-            return "failed:server_error"
+    def ended(self, answer: Answer) -> str:
+        """`completed`, `incomplete:<finish_reason>` (`length`, `content_filter`) or `failed:<code>`."""
         if self.failure is not None:
             return f"failed:{self.failure}"
         if self.finish_reason is None or self.finish_reason in _COMPLETED:

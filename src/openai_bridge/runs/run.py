@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, Self
 
 from ..errors import BridgeError
 from ..wire.responses import Response, ResponseStreamEvent
@@ -14,27 +14,28 @@ from .log import EventLog
 Producer = Callable[["Run"], Coroutine[Any, Any, Response]]
 
 
-class Run:
-    """`task` runs the producer, whose result is the final Response (or whose exception is the reason
-    there is none); `log` holds its events for the sinks. `opened` is done once the upstream accepted the
-    request or refused it (`open_error`). `stopped` is the reason the run was told to end early (`stop`).
-    `first_delta_at` (time.perf_counter) and `abandoned` are for the request's log line."""
+class BaseRun[E, R]:
+    """One answer being produced: `task` runs the producer, whose result `R` is the final answer (or whose
+    exception is the reason there is none); `log` holds its stream items (`E`) for the sinks. `opened` is done
+    once the upstream accepted the request or refused it (`open_error`). `stopped` is the reason the run was
+    told to end early (`stop`). `first_delta_at` (time.perf_counter) and `abandoned` are for the request's log
+    line. Subclasses say how an answer ended (`ended`) and what it used (`usage`)."""
 
     __slots__ = ("model", "streaming", "log", "opened", "open_error", "stopped", "first_delta_at", "abandoned",
                  "task")
 
-    def __init__(self, produce: Producer, *, model: str, streaming: bool) -> None:
+    def __init__(self, produce: Callable[[Self], Coroutine[Any, Any, R]], *, model: str, streaming: bool) -> None:
         self.model = model
         self.streaming = streaming
-        self.log: EventLog[ResponseStreamEvent] = EventLog()
+        self.log: EventLog[E] = EventLog()
         self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.open_error: BridgeError | None = None
         self.stopped: BridgeError | None = None
         self.first_delta_at: float | None = None
         self.abandoned = False  # the client went away before the end
-        self.task: asyncio.Task[Response] = asyncio.ensure_future(self._produce(produce))
+        self.task: asyncio.Task[R] = asyncio.ensure_future(self._produce(produce))
 
-    async def _produce(self, produce: Producer) -> Response:
+    async def _produce(self, produce: Callable[[Self], Coroutine[Any, Any, R]]) -> R:
         try:
             return await produce(self)
         except asyncio.CancelledError:
@@ -82,11 +83,6 @@ class Run:
             self.abandoned = True
             self.task.cancel()
 
-    def saw_deltas(self, events: list[ResponseStreamEvent]) -> None:
-        """Notes when the first delta (reasoning, text or tool-call arguments) went into the log."""
-        if self.first_delta_at is None and any(e["type"].endswith(".delta") for e in events):
-            self.first_delta_at = time.perf_counter()
-
     def outcome(self) -> str:
         """How the run ended, for the log: `completed`, `incomplete:<reason>`, `failed:<code>`, `client_gone`
         (or `running`)."""
@@ -101,13 +97,34 @@ class Run:
             return f"failed:{error.code or error.type}"
         if error is not None:
             return "failed:server_error"
-        response = self.task.result()
-        status = response["status"]
+        return self.ended(self.task.result())
+
+    def ended(self, answer: R) -> str:
+        """How a run that produced `answer` ended."""
+        raise NotImplementedError
+
+    def usage(self) -> tuple[int, int] | None:
+        """Tokens in and out, once known."""
+        raise NotImplementedError
+
+
+class Run(BaseRun[ResponseStreamEvent, Response]):
+    """A Response being produced (from a chat upstream, or a native one)."""
+
+    __slots__ = ()
+
+    def saw_deltas(self, events: list[ResponseStreamEvent]) -> None:
+        """Notes when the first delta (reasoning, text or tool-call arguments) went into the log."""
+        if self.first_delta_at is None and any(e["type"].endswith(".delta") for e in events):
+            self.first_delta_at = time.perf_counter()
+
+    def ended(self, answer: Response) -> str:
+        status = answer["status"]
         if status == "incomplete":
-            details = response.get("incomplete_details")
+            details = answer.get("incomplete_details")
             return f"incomplete:{details['reason'] if details else '-'}"
         if status == "failed":
-            failure = response.get("error")
+            failure = answer.get("error")
             return f"failed:{failure['code'] if failure else '-'}"
         return str(status)
 

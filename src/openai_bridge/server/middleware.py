@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..logs import REQUEST_ID
-from ..runs.chat import ChatRun
-from ..runs.run import Run
+from ..runs.run import BaseRun
 
 log = logging.getLogger("openai_bridge")
 # Polled by load balancers every few seconds: its log line is a debug one.
@@ -36,7 +36,7 @@ def bearer_token(scope: Scope) -> str | None:
     return None
 
 
-def note_run(scope: Scope, run: Run | ChatRun) -> None:
+def note_run(scope: Scope, run: BaseRun[Any, Any]) -> None:
     """The run answering this request: its model, outcome, tokens and time to first token go in the log line."""
     scope.setdefault("state", {})["run"] = run
 
@@ -106,7 +106,7 @@ class RequestIdMiddleware:
 
 def _details(state: dict[str, object], started: float) -> str:
     run = state.get("run")
-    if not isinstance(run, Run | ChatRun):
+    if not isinstance(run, BaseRun):
         error = state.get("error")
         return f" error={error}" if error else ""
     text = f" model={run.model} stream={'true' if run.streaming else 'false'} outcome={run.outcome()}"
