@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 from fastapi import APIRouter, Request, WebSocket
 from fastapi.responses import Response
 
 from ...errors import InvalidRequest
 from ...runs.sinks import write_sse
 from ...service.responses import ResponsesService
+from ..answer import answer_run
 from ..body import read_json
 from ..errors import json_response
-from ..middleware import bearer_token, note_run, request_id_of
-from ..sse import ClientGone, SSEResponse, unless_disconnected
+from ..middleware import bearer_token, request_id_of
 
 router = APIRouter()
 
@@ -24,21 +22,7 @@ async def create_response(request: Request) -> Response:
     body = await read_json(request, service.settings.limits)
     request_id = request_id_of(request.scope)
     run = service.create(body, request_id, client_key=bearer_token(request.scope))
-    note_run(request.scope, run)
-    if not run.streaming:
-        try:
-            return json_response(await unless_disconnected(run.task, request.receive))
-        except ClientGone:  # the upstream request is cancelled; the log line says client_gone
-            return Response(status_code=499)
-    keepalive = service.settings.keepalive
-    try:
-        # An upstream that refuses at once (bad model, 4xx) can still be an HTTP error status.
-        await run.wait_opened(keepalive)
-    except BaseException:
-        run.cancel()
-        raise
-    return SSEResponse(partial(write_sse, run.log, keepalive=keepalive), on_end=run.abandon,
-                       headers={"x-request-id": request_id})
+    return await answer_run(request, run, write_sse, service.settings.keepalive)
 
 
 # Until the WebSocket mode exists. Codex (`supports_websockets = true` on a provider) tries a socket first and
