@@ -13,7 +13,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .errors import BridgeError, InvalidRequest
+from .errors import BridgeError
 from .settings import ModelConfig, Settings, UpstreamConfig, UpstreamMode, options_with
 from .translate import Options
 from .upstream.base import Upstream
@@ -113,16 +113,6 @@ class Router:
     def _by_prefix(self, model: str) -> str | None:
         matches = [c for c in self.configs.values() if c.prefix and model.startswith(c.prefix)]
         return max(matches, key=lambda c: len(c.prefix or "")).name if matches else None
-
-
-def requested_model(request: Mapping[str, object], default_model: str | None) -> str:
-    """The model a request names (or the default one); raises `InvalidRequest` when there is none."""
-    model = request.get("model") or default_model
-    if not model:
-        raise InvalidRequest("You must provide a model parameter (or set DEFAULT_MODEL).", param="model")
-    if not isinstance(model, str):
-        raise InvalidRequest("'model' must be a string.", param="model")
-    return model
 
 
 def configured_upstreams(settings: Settings) -> tuple[UpstreamConfig, ...]:

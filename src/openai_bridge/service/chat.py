@@ -16,10 +16,11 @@ from typing import cast
 
 from ..errors import InvalidRequest, ServerShuttingDown
 from ..ids import now, random_id
-from ..routing import Route, Router, requested_model
+from ..routing import Route, Router
 from ..runs.chat import ChatPlan, ChatRun, ViaResponses, answer_chat, stream_chat
 from ..settings import Settings
 from ..translate import to_responses_request
+from ..translate.model import requested_model
 from ..wire.chat import ChatRequest
 
 log = logging.getLogger("openai_bridge")

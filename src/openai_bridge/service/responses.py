@@ -20,13 +20,14 @@ from typing import cast
 
 from ..errors import BridgeError, InvalidRequest, NotFound, ServerShuttingDown
 from ..ids import now, random_id
-from ..routing import Route, Router, requested_model
+from ..routing import Route, Router
 from ..runs.native import NotNative, answer_native, stream_native
 from ..runs.run import Producer, Run
 from ..runs.via_chat import answer_via_chat, stream_via_chat
 from ..settings import Settings
 from ..store.items import ItemCache
 from ..translate import Dropped, StreamRepair, StreamTranslator, repair_response, to_chat_request
+from ..translate.model import requested_model
 from ..vault import ReasoningVault
 from ..wire.responses import Response, ResponsesRequest
 

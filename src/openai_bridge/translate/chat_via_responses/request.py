@@ -39,6 +39,7 @@ from ...wire.responses import (
     ToolChoiceMode,
 )
 from ..dropped import Dropped
+from ..model import requested_model
 
 _HANDLED = frozenset({
     "model", "messages", "tools", "tool_choice", "parallel_tool_calls", "response_format", "verbosity",
@@ -97,11 +98,7 @@ def to_responses_request(
         raise InvalidRequest("The request body must be a JSON object.")
     b = _Builder(strict, reasoning_back)
 
-    model = chat.get("model") or default_model
-    if not model:
-        raise InvalidRequest("You must provide a model parameter (or set DEFAULT_MODEL).", param="model")
-    if not isinstance(model, str):
-        raise InvalidRequest("'model' must be a string.", param="model")
+    model = requested_model(chat, default_model)
     for legacy in ("functions", "function_call"):
         if chat.get(legacy) is not None:
             raise InvalidRequest(f"'{legacy}': {_LEGACY}.", param=legacy, code="unsupported_parameter")

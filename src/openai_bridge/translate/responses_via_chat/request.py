@@ -37,6 +37,7 @@ from ...wire.chat import (
     ImageURL,
 )
 from ..dropped import Dropped
+from ..model import requested_model
 from .envelope import obj
 from .options import Options, Role
 
@@ -96,11 +97,7 @@ def to_chat_request(
         raise InvalidRequest("The request body must be a JSON object.")
     builder = _Builder(opts, unseal)
 
-    model = request.get("model") or default_model
-    if not model:
-        raise InvalidRequest("You must provide a model parameter (or set DEFAULT_MODEL).", param="model")
-    if not isinstance(model, str):
-        raise InvalidRequest("'model' must be a string.", param="model")
+    model = requested_model(request, default_model)
 
     messages: list[ChatMessage] = []
     instructions = request.get("instructions")
