@@ -41,6 +41,7 @@ def test_help_has_the_settings_newcomers_missed(help_text):
                  "BRIDGE_DEVELOPER_ROLE", "BRIDGE_PASSTHROUGH", "BRIDGE_REASONING_KEY", "BRIDGE_STATE_DIR"):
         assert name in help_text
     assert "default: http://127.0.0.1:8000/v1" in " ".join(help_text.split())
+    assert "openai-bridge probe --help" in " ".join(help_text.split())  # the first thing to run when stuck
 
 
 def test_defaults_shown_are_the_real_ones():

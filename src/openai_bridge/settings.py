@@ -501,7 +501,8 @@ def _dest(flag: str) -> str:
 def _parse_flags(argv: Sequence[str] | None) -> argparse.Namespace:
     description = ("Serve the OpenAI Responses API in front of a Chat Completions server. Every setting is an "
                    "environment variable; the common ones are flags too, which win over the environment. An empty "
-                   "variable counts as unset.")
+                   "variable counts as unset. `openai-bridge probe` checks what an upstream supports and suggests "
+                   "the settings that fit it (openai-bridge probe --help).")
     p = argparse.ArgumentParser(
         prog="openai-bridge", description=textwrap.fill(description, 100), epilog=_env_only_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
