@@ -9,11 +9,10 @@ raises `NotNative` having logged nothing, and the caller sends the same request 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Mapping
 
-from ..errors import BridgeError, internal_error
+from ..errors import BridgeError
 from ..translate import StreamRepair
 from ..upstream.base import Upstream
 from ..upstream.detect import unsupported
@@ -84,16 +83,8 @@ async def stream_native(run: Run, *, machine: StreamRepair, upstream: Upstream, 
                 learn(True, "its /responses stream is well formed")
     except NotNative:
         raise
-    except BridgeError as exc:
-        log.warning("upstream failed: %s", exc.message)
-        events.extend(machine.fail(exc.code or exc.type, exc.message))
-    except Exception:  # a bug of ours must still end the stream properly
-        log.exception("stream failed unexpectedly")
-        events.extend(machine.fail("server_error", internal_error(request_id).message))
-    except asyncio.CancelledError:
-        if run.stopped is None:  # the client went away: the upstream request is closed below
-            raise
-        events.extend(machine.fail(run.stopped.code or run.stopped.type, run.stopped.message))
+    except BaseException as exc:  # any failure ends the stream with response.failed, but a client gone
+        events.extend(machine.fail(*run.ending(exc, request_id)))
     finally:
         if not handed_over:
             run.accepted()

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any, Self
 
-from ..errors import BridgeError
+from ..errors import BridgeError, internal_error
 from ..wire.responses import Response, ResponseStreamEvent
 from .log import EventLog
+
+log = logging.getLogger("openai_bridge")
 
 Producer = Callable[["Run"], Coroutine[Any, Any, Response]]
 
@@ -112,6 +115,19 @@ class Run(BaseRun[ResponseStreamEvent, Response]):
     """A Response being produced (from a chat upstream, or a native one)."""
 
     __slots__ = ()
+
+    def ending(self, exc: BaseException, request_id: str) -> tuple[str, str]:
+        """The code and message a stream broken by `exc` ends with (`response.failed`), logged as it deserves;
+        `exc` itself again when it is not the run's to end: the client went away, or the process is exiting."""
+        if isinstance(exc, BridgeError):
+            log.warning("upstream failed: %s", exc.message)
+            return exc.code or exc.type, exc.message
+        if isinstance(exc, Exception):  # a bug of ours must still end the stream properly
+            log.exception("stream failed unexpectedly")
+            return "server_error", internal_error(request_id).message
+        if isinstance(exc, asyncio.CancelledError) and self.stopped is not None:
+            return self.stopped.code or self.stopped.type, self.stopped.message
+        raise exc
 
     def saw_deltas(self, events: list[ResponseStreamEvent]) -> None:
         """Notes when the first delta (reasoning, text or tool-call arguments) went into the log."""

@@ -15,28 +15,22 @@ Write = Callable[[bytes], Awaitable[None]]
 async def write_sse(log: EventLog[ResponseStreamEvent], write: Write, keepalive: float) -> None:
     """Every event of `log` as an SSE frame, the events that arrived together in one write, until the last
     one; an SSE comment whenever nothing was written for `keepalive` seconds."""
-    position = 0
-    events = log.events
-    while True:
-        if position < len(events):
-            batch = events[position:]
-            position += len(batch)
-            await write(b"".join([frame(e) for e in batch]))
-        elif log.closed:
-            return
-        elif not await log.wait(position, keepalive):
-            await write(KEEPALIVE)
+    await _write_log(log, write, keepalive, lambda events: b"".join([frame(e) for e in events]))
 
 
 async def write_frames(log: EventLog[bytes], write: Write, keepalive: float) -> None:
     """The same for a log of ready SSE frames (a chat completion stream)."""
+    await _write_log(log, write, keepalive, b"".join)
+
+
+async def _write_log[E](log: EventLog[E], write: Write, keepalive: float, encode: Callable[[list[E]], bytes]) -> None:
     position = 0
-    frames = log.events
+    items = log.events
     while True:
-        if position < len(frames):
-            batch = frames[position:]
+        if position < len(items):
+            batch = items[position:]
             position += len(batch)
-            await write(b"".join(batch))
+            await write(encode(batch))
         elif log.closed:
             return
         elif not await log.wait(position, keepalive):

@@ -3,11 +3,10 @@ through the stream machine into the run's event log."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 
-from ..errors import BridgeError, UpstreamProtocolError, internal_error
+from ..errors import BridgeError, UpstreamProtocolError
 from ..translate import StreamTranslator, completion_to_chunk
 from ..upstream.base import Upstream
 from ..wire.chat import ChatRequest
@@ -50,16 +49,8 @@ async def stream_via_chat(run: Run, *, machine: StreamTranslator, upstream: Upst
         closing = machine.finish()
         finished(machine.response)
         events.extend(closing)
-    except BridgeError as exc:
-        log.warning("upstream failed: %s", exc.message)
-        events.extend(machine.fail(exc.code or exc.type, exc.message))
-    except Exception:  # a bug of ours must still end the stream properly
-        log.exception("stream failed unexpectedly")
-        events.extend(machine.fail("server_error", internal_error(request_id).message))
-    except asyncio.CancelledError:
-        if run.stopped is None:  # the client went away
-            raise
-        events.extend(machine.fail(run.stopped.code or run.stopped.type, run.stopped.message))
+    except BaseException as exc:  # any failure ends the stream with response.failed, but a client gone
+        events.extend(machine.fail(*run.ending(exc, request_id)))
     finally:
         run.accepted()
         try:
