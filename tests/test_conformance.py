@@ -17,7 +17,7 @@ from tests.support.conformance import Recorder, event_problems, response_problem
 
 def post(body: dict[str, Any], conformance: Recorder | None = None) -> tuple[httpx.Response, FakeUpstream]:
     upstream = FakeUpstream()
-    app = create_app(Settings(default_model="m", reasoning_key="k"), upstream=upstream)
+    app = create_app(Settings(default_model="m", reasoning_key="k", store="memory"), upstream=upstream)
     wrapped = conformance.wrap(app) if conformance is not None else app
 
     async def go() -> httpx.Response:

@@ -84,7 +84,7 @@ def check_bytes(case: Path, name: str, actual: bytes) -> None:
 def bridge_answer(case: Path, body: dict[str, Any], reply: Any) -> tuple[bytes, FakeUpstream]:
     """Post `body` to a fresh app (fresh ids) whose upstream answers `reply`; the answer's body bytes."""
     extra = _load(case, "down.json") if (case / "down.json").exists() else {}
-    settings = Settings(default_model=DEFAULT_MODEL, translate=Options(**extra.get("options", {})),
+    settings = Settings(default_model=DEFAULT_MODEL, store="memory", translate=Options(**extra.get("options", {})),
                         reasoning_key="test-reasoning-key", keepalive=30)
     upstream = FakeUpstream(reply)
     app = create_app(settings, upstream=upstream, new_id=SequentialIds(), clock=lambda: CLOCK)

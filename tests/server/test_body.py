@@ -26,7 +26,7 @@ MB = 1024 * 1024
 
 def post(content: bytes, headers: dict[str, str] | None = None) -> tuple[httpx.Response, FakeUpstream]:
     upstream = FakeUpstream()
-    app = create_app(Settings(default_model="m", reasoning_key="k", limits=LIMITS), upstream=upstream)
+    app = create_app(Settings(default_model="m", reasoning_key="k", store="memory", limits=LIMITS), upstream=upstream)
 
     async def go() -> httpx.Response:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bridge") as client:

@@ -23,7 +23,7 @@ def crash(received: Any) -> Any:
 
 
 def post(body: dict[str, Any]) -> httpx.Response:
-    app = create_app(Settings(default_model="m", reasoning_key="k"), upstream=FakeUpstream(crash))
+    app = create_app(Settings(default_model="m", reasoning_key="k", store="memory"), upstream=FakeUpstream(crash))
 
     async def go() -> httpx.Response:
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)

@@ -26,7 +26,7 @@ def ask(settings: Settings, method: str, path: str, key: str | None = None, **kw
     return asyncio.run(go())
 
 
-SETTINGS = Settings(default_model="m", reasoning_key="k", api_keys=KEYS)
+SETTINGS = Settings(default_model="m", reasoning_key="k", store="memory", api_keys=KEYS)
 
 
 @pytest.mark.parametrize("key", [None, "wrong", "key-one-123", "key-one-12345", "Bearer"])
@@ -48,7 +48,8 @@ def test_health_checks_need_no_key():
 
 
 def test_without_keys_nothing_is_asked():
-    assert ask(Settings(default_model="m", reasoning_key="k"), "POST", "/v1/responses", json={"input": "hi"}) \
+    settings = Settings(default_model="m", reasoning_key="k", store="memory")
+    assert ask(settings, "POST", "/v1/responses", json={"input": "hi"}) \
         .status_code == 200
 
 

@@ -59,7 +59,7 @@ def test_client_that_stops_reading_gets_every_event():
         chunks += [chunk(content=f"{i} "), pause(0.1)]
     with ScriptedUpstream() as up:
         up.push(sse([*chunks, chunk(finish_reason="stop")]))
-        settings = Settings(upstream=up.base_url, default_model="m", reasoning_key="k", keepalive=5,
+        settings = Settings(upstream=up.base_url, default_model="m", reasoning_key="k", store="memory", keepalive=5,
                             timeouts=Timeouts(connect=2, first_byte=2, idle=0.6))
         body = orjson.dumps({"input": "hi", "stream": True})
         written = asyncio.run(served(create_app(settings), body))

@@ -12,12 +12,12 @@ import pytest
 
 from openai_bridge.errors import InvalidRequest, ServerShuttingDown, UpstreamError, UpstreamProtocolError
 from openai_bridge.ids import SequentialIds
-from openai_bridge.logs import REQUEST_ID
 from openai_bridge.routing import DEFAULT, Router
 from openai_bridge.runs.sinks import write_sse
 from openai_bridge.service.responses import ResponsesService
 from openai_bridge.settings import Settings
-from openai_bridge.store.items import ItemCache
+from openai_bridge.store.memory import MemoryStore
+from openai_bridge.store.open import StoreSlot
 from openai_bridge.testing import FakeUpstream, answer, chunk, drop_after, json, pause, sse
 from openai_bridge.translate import Options
 from openai_bridge.vault import ReasoningVault
@@ -26,23 +26,21 @@ from openai_bridge.vault import ReasoningVault
 def service(upstream: FakeUpstream, **settings: Any) -> ResponsesService:
     config = Settings(default_model="m", **settings)
     return ResponsesService(config, Router(config, {DEFAULT: upstream}), vault=ReasoningVault(b"k"),
-                            items=ItemCache(), new_id=SequentialIds(), clock=lambda: 1700000000)
+                            store=StoreSlot(config, MemoryStore()), new_id=SequentialIds(), clock=lambda: 1700000000)
 
 
 def run(coro: Any) -> Any:
     return asyncio.run(coro)
 
 
-@pytest.mark.parametrize(("field", "value"), [("previous_response_id", "resp_1"), ("conversation", "conv_1"),
-                                              ("conversation", {"id": "conv_1"}), ("background", True)])
-def test_refuses_what_needs_a_store(field: str, value: Any):
+def test_background_is_refused_through_chat():
     """Through chat (an upstream with a native `/responses` keeps its own state: see test_native.py)."""
     up = FakeUpstream()
 
     async def go() -> None:
         with pytest.raises(InvalidRequest) as err:
-            service(up, upstream_mode="chat").create({"input": "hi", field: value})
-        assert (err.value.param, err.value.code, err.value.status) == (field, "unsupported_parameter", 400)
+            (await service(up, upstream_mode="chat").create({"input": "hi", "background": True}))
+        assert (err.value.param, err.value.code, err.value.status) == ("background", "unsupported_parameter", 400)
 
     run(go())
     assert up.calls == []
@@ -50,46 +48,11 @@ def test_refuses_what_needs_a_store(field: str, value: Any):
 
 def test_background_false_and_nulls_are_fine():
     async def go() -> dict[str, Any]:
-        r = service(FakeUpstream()).create({"input": "hi", "background": False, "previous_response_id": None,
-                                            "conversation": None})
+        r = (await service(FakeUpstream()).create({"input": "hi", "background": False, "previous_response_id": None,
+                                            "conversation": None}))
         return await r.task
 
     assert run(go())["status"] == "completed"
-
-
-def test_store_true_is_dropped_with_a_warning_and_echoed_false(caplog: pytest.LogCaptureFixture):
-    async def go() -> dict[str, Any]:
-        REQUEST_ID.set("req-7")  # as the server's middleware does
-        return await service(FakeUpstream()).create({"input": "hi", "store": True}, "req-7").task
-
-    with caplog.at_level(logging.WARNING, "openai_bridge"):
-        response = run(go())
-    assert response["store"] is False
-    [record] = caplog.records
-    assert record.getMessage().startswith("dropped store (nothing is stored yet")
-    assert record.request_id == "req-7"  # type: ignore[attr-defined]
-
-
-def test_store_true_is_refused_in_strict_mode():
-    async def go() -> None:
-        with pytest.raises(InvalidRequest) as err:
-            service(FakeUpstream(), upstream_mode="chat", translate=Options(strict=True)).create(
-                {"input": "hi", "store": True})
-        assert (err.value.param, err.value.code) == ("store", "unsupported_parameter")
-
-    run(go())
-
-
-def test_output_is_remembered_for_item_reference_unless_store_false():
-    async def go() -> list[int]:
-        s = service(FakeUpstream())
-        await s.create({"input": "hi", "store": False}).task
-        sizes = [len(s.items)]
-        await s.create({"input": "hi"}).task
-        sizes.append(len(s.items))
-        return sizes
-
-    assert run(go()) == [0, 1]
 
 
 def test_non_stream_failure_is_the_tasks_exception():
@@ -97,7 +60,7 @@ def test_non_stream_failure_is_the_tasks_exception():
 
     async def go() -> None:
         with pytest.raises(UpstreamError, match="no such model") as err:
-            await service(up).create({"input": "hi"}).task
+            await (await service(up).create({"input": "hi"})).task
         assert err.value.status == 404
 
     run(go())
@@ -107,7 +70,7 @@ def test_stream_refused_at_once_is_an_open_error():
     up = FakeUpstream(json({"error": {"message": "context too long"}}, status=400))
 
     async def go() -> None:
-        r = service(up).create({"input": "hi", "stream": True})
+        r = (await service(up).create({"input": "hi", "stream": True}))
         with pytest.raises(UpstreamError, match="context too long"):
             await r.wait_opened(5)
 
@@ -118,7 +81,7 @@ def test_stream_accepted_then_failing_ends_the_log_with_failed_and_keeps_what_ca
     up = FakeUpstream(drop_after([chunk(content="Hel"), chunk(content="lo")]))
 
     async def go() -> list[dict[str, Any]]:
-        r = service(up).create({"input": "hi", "stream": True})
+        r = (await service(up).create({"input": "hi", "stream": True}))
         await r.wait_opened(5)
         await r.task
         return r.log.events
@@ -136,7 +99,7 @@ def test_the_producer_never_waits_for_a_sink():
                            chunk(finish_reason="stop")]))
 
     async def go() -> Any:
-        r = service(up).create({"input": "hi", "stream": True})
+        r = (await service(up).create({"input": "hi", "stream": True}))
         await asyncio.wait_for(r.task, 5)
         return r.log
 
@@ -152,7 +115,7 @@ def test_a_slow_sink_loses_nothing():
                           + [chunk(finish_reason="stop")]))
 
     async def go() -> bytes:
-        r = service(up).create({"input": "hi", "stream": True})
+        r = (await service(up).create({"input": "hi", "stream": True}))
         written: list[bytes] = []
 
         async def write(data: bytes) -> None:
@@ -174,7 +137,7 @@ def test_sink_writes_keepalives_while_the_log_is_quiet():
     up = FakeUpstream(sse([pause(0.35), chunk(content="a"), chunk(finish_reason="stop")]))
 
     async def go() -> list[bytes]:
-        r = service(up).create({"input": "hi", "stream": True})
+        r = (await service(up).create({"input": "hi", "stream": True}))
         written: list[bytes] = []
 
         async def write(data: bytes) -> None:
@@ -192,7 +155,7 @@ def test_cancelling_the_run_closes_the_upstream_stream():
     up = FakeUpstream(sse([chunk(content="a"), pause(30), chunk(finish_reason="stop")]))
 
     async def go() -> None:
-        r = service(up).create({"input": "hi", "stream": True})
+        r = (await service(up).create({"input": "hi", "stream": True}))
         await r.wait_opened(5)
         await r.log.wait(2, timeout=5)  # created, in_progress, then the first delta
         r.cancel()
@@ -207,7 +170,7 @@ def test_answer_default_is_the_scripted_one():
     up = FakeUpstream(answer("Hello", reasoning_content="Thinking"))
 
     async def go() -> dict[str, Any]:
-        return await service(up).create({"input": "hi"}).task
+        return await (await service(up).create({"input": "hi"})).task
 
     response = run(go())
     assert [item["type"] for item in response["output"]] == ["reasoning", "message"]
@@ -225,7 +188,7 @@ def test_a_stream_with_no_choice_before_done_fails(chunks: list[dict[str, Any]])
     up = FakeUpstream(sse(chunks))
 
     async def go() -> list[dict[str, Any]]:
-        r = service(up).create({"input": "hi", "stream": True})
+        r = (await service(up).create({"input": "hi", "stream": True}))
         await r.task
         return r.log.events
 
@@ -244,7 +207,7 @@ def test_a_completion_with_no_choice_is_a_502(completion: dict[str, Any]):
 
     async def go() -> None:
         with pytest.raises(UpstreamProtocolError, match="no choice") as err:
-            await service(up).create({"input": "hi"}).task
+            await (await service(up).create({"input": "hi"})).task
         assert err.value.status == 502
 
 
@@ -253,7 +216,7 @@ def test_shut_down_ends_a_stream_under_way_with_failed():
 
     async def go() -> tuple[Any, int]:
         s = service(up)
-        r = s.create({"input": "hi", "stream": True})
+        r = (await s.create({"input": "hi", "stream": True}))
         await r.wait_opened(5)
         while not any(e["type"] == "response.output_text.delta" and e["delta"] == "lo" for e in r.log.events):
             await r.log.wait(len(r.log.events), timeout=5)
@@ -277,14 +240,14 @@ def test_shut_down_fails_a_waiting_answer_with_503_and_refuses_new_runs():
 
     async def go() -> None:
         s = service(up)
-        r = s.create({"input": "hi"})
+        r = (await s.create({"input": "hi"}))
         await asyncio.sleep(0.05)  # the upstream request is out
         assert s.shut_down() == 1
         with pytest.raises(ServerShuttingDown) as err:
             await asyncio.wait_for(r.task, 5)
         assert (err.value.status, err.value.code, err.value.type) == (503, "server_shutting_down", "server_error")
         with pytest.raises(ServerShuttingDown):
-            s.create({"input": "hi"})
+            (await s.create({"input": "hi"}))
         assert s.runs == set()
 
     run(go())
@@ -294,7 +257,7 @@ def test_an_empty_text_with_a_finish_reason_is_an_answer():
     up = FakeUpstream(sse([chunk(content=""), chunk(finish_reason="stop")]))
 
     async def go() -> dict[str, Any]:
-        return await service(up).create({"input": "hi", "stream": True}).task
+        return await (await service(up).create({"input": "hi", "stream": True})).task
 
     assert run(go())["status"] == "completed"
 
@@ -321,7 +284,7 @@ def test_a_non_stream_answer_that_only_closes_the_block_is_split_at_once():
     up = FakeUpstream(answer("".join(CLOSING_ONLY)))
 
     async def go() -> dict[str, Any]:
-        return await service(up).create({"input": "2+2?"}).task
+        return await (await service(up).create({"input": "2+2?"})).task
 
     assert kinds_and_texts(run(go())) == SPLIT
 
@@ -333,9 +296,9 @@ def test_streams_of_a_model_seen_answering_so_are_split_from_then_on(caplog: pyt
 
     async def go() -> list[dict[str, Any]]:
         s = service(up)
-        first = await s.create({"model": "r1-distill", "input": "2+2?", "stream": True}).task
-        second = await s.create({"model": "r1-distill", "input": "2+2?", "stream": True}).task
-        other = await s.create({"model": "another", "input": "2+2?", "stream": True}).task
+        first = await (await s.create({"model": "r1-distill", "input": "2+2?", "stream": True})).task
+        second = await (await s.create({"model": "r1-distill", "input": "2+2?", "stream": True})).task
+        other = await (await s.create({"model": "another", "input": "2+2?", "stream": True})).task
         return [first, second, other]
 
     with caplog.at_level(logging.INFO, "openai_bridge"):
@@ -351,7 +314,7 @@ def test_think_tags_implicit_splits_the_first_stream_already():
 
     async def go() -> dict[str, Any]:
         s = service(up, translate=Options(think_tags="implicit"))
-        return await s.create({"input": "2+2?", "stream": True}).task
+        return await (await s.create({"input": "2+2?", "stream": True})).task
 
     assert kinds_and_texts(run(go())) == SPLIT
 
@@ -361,7 +324,7 @@ def test_without_think_tags_nothing_is_split_or_learnt():
 
     async def go() -> tuple[dict[str, Any], set[str]]:
         s = service(up, translate=Options(think_tags=False))
-        return await s.create({"model": "r1-distill", "input": "2+2?"}).task, s.closing_think_models
+        return await (await s.create({"model": "r1-distill", "input": "2+2?"})).task, s.closing_think_models
 
     response, learnt = run(go())
     assert kinds_and_texts(response) == [("message", "".join(CLOSING_ONLY))] and learnt == set()
@@ -374,7 +337,7 @@ def test_shut_down_right_after_create_still_ends_the_run_properly(stream: bool):
 
     async def go() -> Any:
         s = service(up)
-        r = s.create({"input": "hi", "stream": stream})
+        r = (await s.create({"input": "hi", "stream": stream}))
         s.shut_down()
         if not stream:
             with pytest.raises(ServerShuttingDown):
@@ -392,7 +355,7 @@ def test_shut_down_right_after_create_still_ends_the_run_properly(stream: bool):
 def test_shut_down_leaves_finished_runs_alone():
     async def go() -> tuple[int, Any]:
         s = service(FakeUpstream())
-        r = s.create({"input": "hi", "stream": True})
+        r = (await s.create({"input": "hi", "stream": True}))
         await r.task
         return s.shut_down(), r.log
 

@@ -19,7 +19,6 @@ from ..upstream.detect import unsupported
 from ..upstream.errors import error_from_body
 from ..wire.responses import Response, ResponsesRequest, ResponseStreamEvent
 from .run import Run
-from .via_chat import Finished
 
 log = logging.getLogger("openai_bridge")
 # Tells the bridge what this answer showed about the upstream: (serves /responses well, why).
@@ -42,7 +41,7 @@ def defective(defects: list[str]) -> str:
 
 
 async def stream_native(run: Run, *, machine: StreamRepair, upstream: Upstream, request: ResponsesRequest,
-                        finished: Finished, request_id: str, learn: Learn | None = None,
+                        request_id: str, learn: Learn | None = None,
                         may_fall_back: bool = False) -> Response:
     """Stream: the upstream's events, repaired, as they arrive; any failure after the stream opened ends the
     log with `response.failed` (from the repair machine, so that it carries what arrived), never with a cut."""
@@ -66,8 +65,6 @@ async def stream_native(run: Run, *, machine: StreamRepair, upstream: Upstream, 
                     out += machine.feed(name, data)
                     if machine.done:
                         break
-                if machine.done and machine.response is not None:
-                    finished(machine.response)
             finally:  # what this read brought goes out even when a later event in it is broken
                 events.extend(out)
                 if run.first_delta_at is None:
@@ -99,7 +96,7 @@ async def stream_native(run: Run, *, machine: StreamRepair, upstream: Upstream, 
 
 
 async def answer_native(run: Run, *, repair: Repair, upstream: Upstream, request: ResponsesRequest,
-                        finished: Finished, learn: Learn | None = None, may_fall_back: bool = False) -> Response:
+                        learn: Learn | None = None, may_fall_back: bool = False) -> Response:
     """Non-stream: the upstream's Response, repaired. Failures propagate, so that the client gets them as an HTTP
     error status (the upstream's own status for its 4xx)."""
     handed_over = False
@@ -119,7 +116,6 @@ async def answer_native(run: Run, *, repair: Repair, upstream: Upstream, request
         response = repair(raw, defects)
         if learn is not None:
             learn(not defects, defective(defects) if defects else "its /responses answer is well formed")
-        finished(response)
     finally:
         if not handed_over:
             run.log.close()

@@ -4,7 +4,7 @@ through the stream machine into the run's event log."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from ..errors import BridgeError, UpstreamProtocolError
 from ..translate import StreamTranslator, completion_to_chunk
@@ -14,8 +14,9 @@ from ..wire.responses import Response, ResponseStreamEvent
 from .run import Run
 
 log = logging.getLogger("openai_bridge")
-# Called with the final object before its terminal event goes out (so a client can refer back to it).
-Finished = Callable[[Response], None]
+# Awaited with the final object before its terminal event goes out: what it stores is there before the client
+# can see the response completed (and refer back to it). Should it fail, the response fails instead.
+Finished = Callable[[Response], Awaitable[None]]
 _NO_ANSWER = "The upstream's answer carried no choice: no text, no tool call, no finish_reason."
 
 
@@ -46,9 +47,9 @@ async def stream_via_chat(run: Run, *, machine: StreamTranslator, upstream: Upst
             raise UpstreamProtocolError("The upstream stream ended before the answer was finished.")
         if not machine.answered:
             raise UpstreamProtocolError(_NO_ANSWER)
-        closing = machine.finish()
-        finished(machine.response)
-        events.extend(closing)
+        events.extend(machine.settle())
+        await finished(machine.response)
+        events.extend(machine.terminal())
     except BaseException as exc:  # any failure ends the stream with response.failed, but a client gone
         events.extend(machine.fail(*run.ending(exc, request_id)))
     finally:
@@ -73,7 +74,7 @@ async def answer_via_chat(run: Run, *, machine: StreamTranslator, upstream: Upst
         if not machine.answered:
             raise UpstreamProtocolError(_NO_ANSWER)
         events += machine.finish()
-        finished(machine.response)
+        await finished(machine.response)
         run.log.extend(events)
     finally:
         run.log.close()

@@ -12,8 +12,10 @@ from ..routing import DEFAULT, Router, configured_upstreams
 from ..service.chat import ChatService
 from ..service.models import ModelsService
 from ..service.responses import ResponsesService
+from ..service.stored import StoredResponses
 from ..settings import Settings
-from ..store.items import ItemCache
+from ..store.base import Store
+from ..store.open import StoreSlot
 from ..upstream.base import Upstream
 from ..upstream.http import HTTPUpstream
 from ..vault import ReasoningVault, load_secret
@@ -23,10 +25,11 @@ from .middleware import RequestIdMiddleware
 from .routes import mount
 
 
-def create_app(settings: Settings, *, upstream: Upstream | None = None,
+def create_app(settings: Settings, *, upstream: Upstream | None = None, store: Store | None = None,
                new_id: Callable[[str], str] = random_id, clock: Callable[[], int] = now) -> FastAPI:
-    """The bridge as an ASGI app. `upstream` defaults to the HTTP client for `settings.upstream`; tests
-    pass `openai_bridge.testing.FakeUpstream` (and repeatable `new_id`/`clock`)."""
+    """The bridge as an ASGI app. `upstream` defaults to the HTTP client for `settings.upstream`, `store` to
+    the one `settings.store` names (opened at start); tests pass `openai_bridge.testing.FakeUpstream` (and a
+    `MemoryStore`, repeatable `new_id`/`clock`)."""
     upstreams: dict[str, Upstream]
     if upstream is not None:
         upstreams = {DEFAULT: upstream}
@@ -36,18 +39,24 @@ def create_app(settings: Settings, *, upstream: Upstream | None = None,
         upstreams = {c.name: HTTPUpstream(c.base_url, api_key=c.api_key, timeouts=c.timeouts or settings.timeouts,
                                           secrets=secrets) for c in configs}
     router = Router(settings, upstreams)
+    slot = StoreSlot(settings, store)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
+            await slot.get()  # a store that cannot be opened stops the start, saying why
             yield
         finally:
-            await router.aclose()
+            try:
+                await router.aclose()
+            finally:
+                await slot.close()
 
     app = FastAPI(title="openai-bridge", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.responses = ResponsesService(
         settings, router, vault=ReasoningVault(load_secret(settings.reasoning_key, settings.state_dir)),
-        items=ItemCache(), new_id=new_id, clock=clock)
+        store=slot, new_id=new_id, clock=clock)
+    app.state.stored = StoredResponses(slot)
     app.state.chat = ChatService(settings, router, new_id=new_id, clock=clock)
     app.state.models = ModelsService(router)
     if settings.api_keys:  # added first: it runs inside the request-id middleware

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import cast
 
@@ -25,8 +25,10 @@ from ..runs.native import NotNative, answer_native, stream_native
 from ..runs.run import Producer, Run
 from ..runs.via_chat import answer_via_chat, stream_via_chat
 from ..settings import Settings
-from ..store.items import ItemCache
+from ..store.base import PageRequest, Store, StoredResponse
+from ..store.open import StoreSlot
 from ..translate import Dropped, StreamRepair, StreamTranslator, repair_response, to_chat_request
+from ..translate.history import Item, chain_history, input_items, references, resolved
 from ..translate.model import requested_model
 from ..vault import ReasoningVault
 from ..wire.responses import Response, ResponsesRequest
@@ -36,12 +38,12 @@ _SHUTTING_DOWN = "The bridge is shutting down and this response could not finish
 
 
 class ResponsesService:
-    def __init__(self, settings: Settings, router: Router, *, vault: ReasoningVault, items: ItemCache,
+    def __init__(self, settings: Settings, router: Router, *, vault: ReasoningVault, store: StoreSlot,
                  new_id: Callable[[str], str] = random_id, clock: Callable[[], int] = now) -> None:
         self.settings = settings
         self.router = router
         self.vault = vault
-        self.items = items
+        self.store = store
         self.new_id = new_id
         self.clock = clock
         # Models seen answering `reasoning...</think>answer` (their chat template opens the block in the
@@ -50,10 +52,11 @@ class ResponsesService:
         self.runs: set[Run] = set()  # those under way
         self.shut = False
 
-    def create(self, request: Mapping[str, object], request_id: str = "-", *, client_key: str | None = None) -> Run:
-        """Start answering `request` (a parsed create body). Raises `InvalidRequest` for a request the
-        bridge refuses, `ServerShuttingDown` once `shut_down` was called; else the run is under way
-        (`run.task`, `run.log`)."""
+    async def create(self, request: Mapping[str, object], request_id: str = "-", *, client_key: str | None = None,
+                     tenant: str = "") -> Run:
+        """Start answering `request` (a parsed create body) for `tenant` (whose stored responses it may build
+        on, and who will own it). Raises `InvalidRequest` (`NotFound`) for a request the bridge refuses,
+        `ServerShuttingDown` once `shut_down` was called; else the run is under way (`run.task`, `run.log`)."""
         if self.shut:
             raise ServerShuttingDown(_SHUTTING_DOWN)
         self._limits(request)
@@ -62,43 +65,40 @@ class ResponsesService:
         native = route.mode == "responses" or (
             route.mode == "auto" and self.router.verdicts.native(route.name, route.model) is not False)
         if native:
-            produce = self._native(request, route, model, request_id)
+            produce = self._native(request, route, model, request_id, tenant)
             streaming = bool(request.get("stream"))
         else:
-            produce, streaming = self._via_chat(request, route, request_id)
+            produce, streaming = await self._via_chat(request, route, request_id, tenant)
         run = Run(produce, model=model, streaming=streaming)
         self.runs.add(run)
         run.task.add_done_callback(lambda _: self.runs.discard(run))
         return run
 
-    def _native(self, request: Mapping[str, object], route: Route, model: str, request_id: str) -> Producer:
+    def _native(self, request: Mapping[str, object], route: Route, model: str, request_id: str,
+                tenant: str) -> Producer:
         """The request as it came (its `model` the upstream's name for it) to the upstream's `/responses`. The
         store policy and `item_reference` resolution are not the bridge's here: the upstream keeps its own state."""
         upstream_request = cast(ResponsesRequest, {**request, "model": route.model})
         auto = route.mode == "auto"
         detecting = auto and self.router.verdicts.native(route.name, route.model) is None
-        if detecting:  # a malformed request is the client's 400 at once, before any upstream sees it
-            try:
-                resolved = self.items.resolve(request)
-            except NotFound:  # an item_reference this bridge does not know may be the upstream's own
-                resolved = None
-            if resolved is not None:
-                to_chat_request(resolved, default_model=self.settings.default_model,
-                                options=replace(route.options, strict=False), unseal=self.vault.open)
+        if detecting and not _stateful(request):
+            # A malformed request is the client's 400 at once, before any upstream sees it. (One that names
+            # stored state is the upstream's to judge: the ids may be its own.)
+            to_chat_request(request, default_model=self.settings.default_model,
+                            options=replace(route.options, strict=False), unseal=self.vault.open)
         learn = partial(self.router.verdicts.learn, route.name, route.model) if auto else None
         store = request.get("store") is True  # what the upstream keeps is its business: echoed where it says nothing
-        finished = partial(self._finished_native, request)
         native: Producer
         if request.get("stream"):
             machine = StreamRepair(request, model=model, new_id=self.new_id, clock=self.clock, store=store)
             native = partial(stream_native, machine=machine, upstream=route.upstream, request=upstream_request,
-                             finished=finished, request_id=request_id, learn=learn, may_fall_back=detecting)
+                             request_id=request_id, learn=learn, may_fall_back=detecting)
         else:
             def repair(body: Mapping[str, object], defects: list[str]) -> Response:
                 return repair_response(body, request, model=model, new_id=self.new_id, clock=self.clock, store=store,
                                        defects=defects)
             native = partial(answer_native, repair=repair, upstream=route.upstream, request=upstream_request,
-                             finished=finished, learn=learn, may_fall_back=detecting)
+                             learn=learn, may_fall_back=detecting)
         if not detecting:
             return native
 
@@ -111,7 +111,7 @@ class ResponsesService:
                     f"POST /responses answered {getattr(exc.error, 'upstream_status', None) or exc.error.status}; "
                     "this request went through chat instead, generated once")
             try:
-                chat, _ = self._via_chat(request, route, request_id)
+                chat, _ = await self._via_chat(request, route, request_id, tenant)
             except BridgeError as exc:  # the chat path's policy refuses what the native upstream might have served
                 run.refused(exc)
                 run.log.close()
@@ -120,12 +120,14 @@ class ResponsesService:
 
         return native_else_chat
 
-    def _via_chat(self, request: Mapping[str, object], route: Route, request_id: str) -> tuple[Producer, bool]:
-        """The request translated down to chat, and the producer that answers it (and whether it streams)."""
+    async def _via_chat(self, request: Mapping[str, object], route: Route, request_id: str,
+                        tenant: str) -> tuple[Producer, bool]:
+        """The request translated down to chat (with the history it names), and the producer that answers it
+        (and whether it streams)."""
         dropped = self._policy(request)
-        request = self.items.resolve(request)
+        turn = await self._turn(request, tenant)
         opts = route.options
-        down = to_chat_request(request, default_model=self.settings.default_model, options=opts,
+        down = to_chat_request(turn.request, default_model=self.settings.default_model, options=opts,
                                unseal=self.vault.open)
         for d in dropped + down.dropped:
             log.warning("dropped %s (%s)", d.param, d.reason)
@@ -134,11 +136,75 @@ class ResponsesService:
         if opts.think_tags is True and model in self.closing_think_models:
             opts = replace(opts, think_tags="implicit")
         machine = StreamTranslator(request, model=model, new_id=self.new_id, clock=self.clock,
-                                   options=opts, seal=self.vault.seal, store=False)
+                                   options=opts, seal=self.vault.seal, store=turn.kept is not None)
         streaming = bool(down.chat.get("stream"))
         produce = stream_via_chat if streaming else answer_via_chat
         return partial(produce, machine=machine, upstream=route.upstream, chat=down.chat,
-                       finished=partial(self._finished, request, machine), request_id=request_id), streaming
+                       finished=partial(self._finished, machine, turn, tenant), request_id=request_id), streaming
+
+    async def _turn(self, request: Mapping[str, object], tenant: str) -> _Turn:
+        """The request as it is translated (its input after the history it names, its item references
+        resolved), and what the store keeps of it. A request that names no stored state and asks nothing to
+        be kept is left as it is."""
+        keep = request.get("store") is not False
+        previous = request.get("previous_response_id")
+        conversation = _conversation_id(request.get("conversation"))
+        if previous is not None and conversation is not None:
+            raise InvalidRequest("'previous_response_id' and 'conversation' cannot be used together: a response "
+                                 "continues either a chain or a conversation.", param="previous_response_id",
+                                 code="mutually_exclusive_parameters")
+        if not (keep or previous is not None or conversation is not None or _references(request)):
+            return _Turn(request)
+        if "input" not in request:
+            raise InvalidRequest("Missing required parameter: 'input'.", param="input")
+        store = await self.store.get()
+        items = input_items(request["input"], self.new_id)
+        refs = references(items)
+        if refs:
+            items = resolved(items, await self._referenced(store, tenant, refs))
+        history: list[Item] = []
+        if previous is not None:
+            if not isinstance(previous, str):
+                raise InvalidRequest("'previous_response_id' must be a string.", param="previous_response_id")
+            turns = await store.chain(tenant, previous)
+            if turns is None:
+                raise NotFound(f"Previous response with id '{previous}' not found.", param="previous_response_id")
+            history = chain_history((t.input_items, t.output_items) for t in turns)
+        elif conversation is not None:
+            found = await self._conversation_items(store, tenant, conversation)
+            if found is None:
+                raise NotFound(f"Conversation with id '{conversation}' not found.", param="conversation")
+            history = found
+        if history or isinstance(request["input"], list):
+            request = {**request, "input": history + items}
+        return _Turn(request, items if keep else None, previous if isinstance(previous, str) else None,
+                     conversation)
+
+    @staticmethod
+    async def _referenced(store: Store, tenant: str, refs: list[tuple[int, str]]) -> dict[str, Item]:
+        found: dict[str, Item] = {}
+        for n, item_id in refs:
+            if item_id not in found:
+                item = await store.get_item(tenant, item_id)
+                if item is None:
+                    raise NotFound(f"Item with id '{item_id}' not found.", param=f"input[{n}].id")
+                found[item_id] = item
+        return found
+
+    @staticmethod
+    async def _conversation_items(store: Store, tenant: str, conversation_id: str) -> list[Item] | None:
+        """Every item of the conversation, oldest first; None: there is no such conversation (of this tenant)."""
+        items: list[Item] = []
+        after: str | None = None
+        while True:
+            page = await store.list_conversation_items(tenant, conversation_id,
+                                                       PageRequest(limit=1000, order="asc", after=after))
+            if page is None:
+                return None
+            items += page.data
+            if not page.has_more:
+                return items
+            after = page.last_id
 
     def shut_down(self) -> int:
         """The bridge is stopping and the grace period is over: end every run under way now (a stream with
@@ -162,39 +228,63 @@ class ResponsesService:
                                  f"most {limits.max_tools} (BRIDGE_MAX_TOOLS).", param="tools", code="too_many_tools")
 
     def _policy(self, request: Mapping[str, object]) -> list[Dropped]:
-        """What the chat path does with the fields about server-side state: the bridge keeps none yet."""
-        for name in ("previous_response_id", "conversation"):
-            if request.get(name) is not None:
-                raise InvalidRequest(
-                    f"'{name}' needs stored responses, and this bridge keeps no store yet: send the whole history "
-                    "as input items instead.", param=name, code="unsupported_parameter")
+        """What the chat path does with the fields it does not serve yet."""
         if request.get("background"):
-            raise InvalidRequest("'background' responses need a store, which this bridge does not keep yet.",
+            raise InvalidRequest("'background' responses are not supported by this bridge yet.",
                                  param="background", code="unsupported_parameter")
-        if request.get("store"):
-            reason = "nothing is stored yet; the response says store: false"
-            if self.settings.translate.strict:
-                raise InvalidRequest(f"'store' is not supported by this bridge: {reason}.", param="store",
-                                     code="unsupported_parameter")
-            return [Dropped("store", reason)]
         return []
 
-    def _finished_native(self, request: Mapping[str, object], response: Response) -> None:
-        """A native answer's items stay resolvable too: should a later request go through chat (a defective
-        upstream), an `item_reference` to them still resolves."""
-        if request.get("store") is not False:
-            self.items.put(response["output"])
-
-    def _finished(self, request: Mapping[str, object], machine: StreamTranslator, response: Response) -> None:
-        """Output items stay resolvable by `item_reference` unless the client said `store: false`; a model
-        that closed a think block it never opened is remembered."""
-        if request.get("store") is not False:
-            self.items.put(response["output"])
+    async def _finished(self, machine: StreamTranslator, turn: _Turn, tenant: str, response: Response) -> None:
+        """Keeps the response (unless the client said `store: false`) and adds its items to the conversation it
+        continues, before the client can see it completed; a model that closed a think block it never opened is
+        remembered."""
+        if turn.kept is not None:
+            store = await self.store.get()
+            await store.put_response(tenant, StoredResponse(
+                response["id"], cast(dict[str, object], response), turn.kept, turn.previous_response_id))
+        if turn.conversation is not None:
+            store = await self.store.get()
+            added = (turn.kept or []) + [cast(Item, item) for item in response["output"]]
+            if not await store.append_conversation_items(tenant, turn.conversation, added):
+                raise NotFound(f"Conversation with id '{turn.conversation}' not found: it was deleted while "
+                               "this response was being generated.", param="conversation")
         model = response["model"]
         if machine.closing_think_only and model not in self.closing_think_models:
             self.closing_think_models.add(model)
             log.info("model %s answers 'reasoning...</think>answer' (its chat template opens the think block): "
                      "its next streams are split into reasoning and text from the start", model)
+
+
+@dataclass(frozen=True, slots=True)
+class _Turn:
+    """A request ready for translation: `request` with the history it names before its own input."""
+
+    request: Mapping[str, object]
+    kept: list[Item] | None = None  # the input items the store keeps, with ids; None: nothing is stored
+    previous_response_id: str | None = None
+    conversation: str | None = None  # the id of the conversation the response continues
+
+
+def _conversation_id(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        value = value.get("id")
+    if not isinstance(value, str) or not value:
+        raise InvalidRequest("'conversation' must be a conversation id, or an object with its 'id'.",
+                             param="conversation")
+    return value
+
+
+def _references(request: Mapping[str, object]) -> bool:
+    items = request.get("input")
+    return isinstance(items, list) and any(isinstance(i, dict) and i.get("type") == "item_reference" for i in items)
+
+
+def _stateful(request: Mapping[str, object]) -> bool:
+    """Whether the request names stored state: an earlier response, a conversation, or items by reference."""
+    return (request.get("previous_response_id") is not None or request.get("conversation") is not None
+            or _references(request))
 
 
 def _count_tools(tools: object) -> int:

@@ -67,6 +67,32 @@ async def open_store(settings: Settings) -> Store:
     return store
 
 
+class StoreSlot:
+    """The app's store: opened at start (the app's lifespan calls `open`), or else at first use (an app served
+    without a lifespan, as some tests do), once; or the one given (tests pass a `MemoryStore`)."""
+
+    def __init__(self, settings: Settings, store: Store | None = None) -> None:
+        self.settings = settings
+        self._store = store
+        self._opening = asyncio.Lock()
+        self._expiring: asyncio.Task[None] | None = None
+
+    async def get(self) -> Store:
+        if self._store is None:
+            async with self._opening:
+                if self._store is None:
+                    self._store = await open_store(self.settings)
+                    self._expiring = asyncio.create_task(keep_expiring(self._store, self.settings.store_ttl))
+        return self._store
+
+    async def close(self) -> None:
+        if self._expiring is not None:
+            self._expiring.cancel()
+        if self._store is not None:
+            store, self._store = self._store, None
+            await store.close()
+
+
 async def keep_expiring(store: Store, ttl: float, every: float | None = None) -> None:
     """Runs until cancelled: deletes what is older than `ttl` now and then (hourly, or more often for a short
     ttl). Every worker may run it: deleting twice is harmless."""

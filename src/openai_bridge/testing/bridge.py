@@ -32,12 +32,15 @@ def running_bridge(settings: Settings, *, upstream: Upstream | None = None,
     """Serve `create_app(settings, upstream=upstream)` on a free 127.0.0.1 port until the block ends;
     yields the base URL (`http://127.0.0.1:PORT`; clients add `/v1` or not).
 
-    Without `settings.reasoning_key`, a fixed test key is used, so that nothing is written to the state
-    directory. `wrap`, if given, wraps the app (an ASGI middleware of the test's, e.g. a recorder)."""
+    Without `settings.reasoning_key`, a fixed test key is used, and without `settings.store` the memory store,
+    so that nothing is written to the state directory. `wrap`, if given, wraps the app (an ASGI middleware of
+    the test's, e.g. a recorder)."""
     port = free_port()
     update: dict[str, object] = {"host": "127.0.0.1", "port": port}
     if settings.reasoning_key is None:
         update["reasoning_key"] = "test-reasoning-key"
+    if settings.store is None:
+        update["store"] = "memory"
     settings = settings.model_copy(update=update)
     app: ASGIApp = create_app(settings, upstream=upstream)
     if wrap is not None:

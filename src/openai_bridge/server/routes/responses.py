@@ -1,4 +1,5 @@
-"""`POST /v1/responses`: a Response object, or its event stream; a WebSocket upgrade there is refused (426)."""
+"""`POST /v1/responses`: a Response object, or its event stream; a WebSocket upgrade there is refused (426).
+`GET` and `DELETE /v1/responses/{id}`, `GET /v1/responses/{id}/input_items`: the caller's stored responses."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ from fastapi.responses import Response
 from ...errors import InvalidRequest
 from ...runs.sinks import write_sse
 from ...service.responses import ResponsesService
+from ...service.stored import StoredResponses
 from ..answer import answer_run
 from ..body import read_json
 from ..errors import json_response
 from ..middleware import bearer_token, request_id_of
+from ..pages import page_request
+from ..tenants import tenant
 
 router = APIRouter()
 
@@ -21,8 +25,26 @@ async def create_response(request: Request) -> Response:
     service: ResponsesService = request.app.state.responses
     body = await read_json(request, service.settings.limits)
     request_id = request_id_of(request.scope)
-    run = service.create(body, request_id, client_key=bearer_token(request.scope))
+    run = await service.create(body, request_id, client_key=bearer_token(request.scope), tenant=tenant(request.scope))
     return await answer_run(request, run, write_sse, service.settings.keepalive)
+
+
+@router.get("/responses/{response_id}")
+async def get_response(request: Request, response_id: str) -> Response:
+    stored: StoredResponses = request.app.state.stored
+    return json_response(await stored.get(tenant(request.scope), response_id))
+
+
+@router.delete("/responses/{response_id}")
+async def delete_response(request: Request, response_id: str) -> Response:
+    stored: StoredResponses = request.app.state.stored
+    return json_response(await stored.delete(tenant(request.scope), response_id))
+
+
+@router.get("/responses/{response_id}/input_items")
+async def list_input_items(request: Request, response_id: str) -> Response:
+    stored: StoredResponses = request.app.state.stored
+    return json_response(await stored.input_items(tenant(request.scope), response_id, page_request(request)))
 
 
 # Until the WebSocket mode exists. Codex (`supports_websockets = true` on a provider) tries a socket first and

@@ -104,6 +104,7 @@ class StreamTranslator:
         self._answered = False
         self._text_closed_think = False
         self._usage: object = None
+        self._terminal: ResponseTerminalEvent | None = None  # settled, not yet sent
         self.done = False
 
     # ---- public API ---------------------------------------------------------------------------
@@ -146,7 +147,12 @@ class StreamTranslator:
 
     def finish(self) -> list[ResponseStreamEvent]:
         """The upstream answer ended normally (`[DONE]`, or the body of a non-stream answer)."""
-        if self.done:
+        return self.settle() + self.terminal()
+
+    def settle(self) -> list[ResponseStreamEvent]:
+        """`finish` without its terminal event: every item is done and `response` is final, but the response
+        has not ended yet; `terminal()` ends it, or `fail()` still can (when keeping the response failed)."""
+        if self.done or self._terminal is not None:
             return []
         self._open_named_calls()  # calls whose arguments never began (a tool without parameters)
         reasoning, text = self._think.flush()
@@ -168,8 +174,15 @@ class StreamTranslator:
             r["status"] = "completed"
             r["completed_at"] = self._clock()
             terminal = {"type": "response.completed", "response": r}
+        self._terminal = terminal
+        return self._take()
+
+    def terminal(self) -> list[ResponseStreamEvent]:
+        """The terminal event of a settled response (`response.completed` or `response.incomplete`)."""
+        if self.done or self._terminal is None:
+            return []
         self.done = True
-        self._emit(terminal)
+        self._emit(self._terminal)
         return self._take()
 
     def fail(self, code: str, message: str) -> list[ResponseStreamEvent]:
@@ -202,6 +215,7 @@ class StreamTranslator:
         r = self.response
         r["status"] = "failed"
         r["error"] = {"code": code, "message": message}
+        r["completed_at"] = r["incomplete_details"] = None  # when it had settled
         r["usage"] = usage_up(self._usage) if self._usage else None
         self.done = True
         self._emit({"type": "response.failed", "response": r})
