@@ -49,6 +49,14 @@ class InvalidRequest(BridgeError):
     type = "invalid_request_error"
 
 
+class ResponseCancelled(BridgeError):
+    """A background response was cancelled (`POST /v1/responses/{id}/cancel`, from any worker or replica)."""
+
+    status = 400
+    type = "invalid_request_error"
+    code = "cancelled"
+
+
 class NotFound(BridgeError):
     status = 404
     type = "invalid_request_error"

@@ -33,14 +33,15 @@ def run(coro: Any) -> Any:
     return asyncio.run(coro)
 
 
-def test_background_is_refused_through_chat():
-    """Through chat (an upstream with a native `/responses` keeps its own state: see test_native.py)."""
+@pytest.mark.parametrize(("body", "param"), [({"background": True, "store": False}, "store"),
+                                             ({"background": "yes"}, "background")])
+def test_background_needs_a_boolean_and_the_store(body: dict[str, Any], param: str):
     up = FakeUpstream()
 
     async def go() -> None:
         with pytest.raises(InvalidRequest) as err:
-            (await service(up, upstream_mode="chat").create({"input": "hi", "background": True}))
-        assert (err.value.param, err.value.code, err.value.status) == ("background", "unsupported_parameter", 400)
+            await service(up, upstream_mode="chat").create({"input": "hi", **body})
+        assert (err.value.param, err.value.status) == (param, 400)
 
     run(go())
     assert up.calls == []

@@ -112,9 +112,16 @@ class BaseRun[E, R]:
 
 
 class Run(BaseRun[ResponseStreamEvent, Response]):
-    """A Response being produced (from a chat upstream, or a native one)."""
+    """A Response being produced (from a chat upstream, or a native one). A background run is `detached`: the
+    client is answered at once with that object (or reads the stream as long as it likes), and the run goes on
+    without it."""
 
-    __slots__ = ()
+    __slots__ = ("detached",)
+
+    def __init__(self, produce: Callable[[Run], Coroutine[Any, Any, Response]], *, model: str, streaming: bool,
+                 detached: Response | None = None) -> None:
+        self.detached = detached
+        super().__init__(produce, model=model, streaming=streaming)
 
     def ending(self, exc: BaseException, request_id: str) -> tuple[str, str]:
         """The code and message a stream broken by `exc` ends with (`response.failed`), logged as it deserves;

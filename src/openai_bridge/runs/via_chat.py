@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
-from ..errors import BridgeError, UpstreamProtocolError
+from ..errors import BridgeError, ResponseCancelled, UpstreamProtocolError
 from ..translate import StreamTranslator, completion_to_chunk
 from ..upstream.base import Upstream
 from ..wire.chat import ChatRequest
@@ -51,7 +51,7 @@ async def stream_via_chat(run: Run, *, machine: StreamTranslator, upstream: Upst
         await finished(machine.response)
         events.extend(machine.terminal())
     except BaseException as exc:  # any failure ends the stream with response.failed, but a client gone
-        events.extend(machine.fail(*run.ending(exc, request_id)))
+        events.extend(machine.fail(*run.ending(exc, request_id), cancelled=isinstance(run.stopped, ResponseCancelled)))
     finally:
         run.accepted()
         try:

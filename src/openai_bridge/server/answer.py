@@ -17,9 +17,10 @@ from .sse import ClientGone, SSEResponse, Write, unless_disconnected
 Sink = Callable[[EventLog[Any], Write, float], Awaitable[None]]
 
 
-async def answer_run(request: Request, run: BaseRun[Any, Any], sink: Sink, keepalive: float) -> Response:
+async def answer_run(request: Request, run: BaseRun[Any, Any], sink: Sink, keepalive: float, *,
+                     detached: bool = False) -> Response:
     """A non-stream run's answer once it is done; a stream as `sink` writes the run's log. A client that
-    hangs up cancels the run (and so the upstream request)."""
+    hangs up cancels the run (and so the upstream request), unless the run is `detached` (a background one)."""
     note_run(request.scope, run)
     if not run.streaming:
         try:
@@ -32,5 +33,9 @@ async def answer_run(request: Request, run: BaseRun[Any, Any], sink: Sink, keepa
     except BaseException:
         run.cancel()
         raise
-    return SSEResponse(lambda write: sink(run.log, write, keepalive), on_end=run.abandon,
+    return SSEResponse(lambda write: sink(run.log, write, keepalive), on_end=_stays if detached else run.abandon,
                        headers={"x-request-id": request_id_of(request.scope)})
+
+
+def _stays() -> None:
+    """A background run goes on when its client goes."""

@@ -18,16 +18,19 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import cast
 
+import orjson
+
 from ..errors import BridgeError, InvalidRequest, NotFound, ServerShuttingDown
 from ..ids import now, random_id
 from ..routing import Route, Router
+from ..runs.background import in_background
 from ..runs.native import NotNative, answer_native, stream_native
 from ..runs.run import Producer, Run
 from ..runs.via_chat import answer_via_chat, stream_via_chat
 from ..settings import Settings
 from ..store.base import PageRequest, Store, StoredResponse
 from ..store.open import StoreSlot
-from ..translate import Dropped, StreamRepair, StreamTranslator, repair_response, to_chat_request
+from ..translate import StreamRepair, StreamTranslator, repair_response, to_chat_request
 from ..translate.history import Item, chain_history, input_items, references, resolved
 from ..translate.model import requested_model
 from ..vault import ReasoningVault
@@ -62,14 +65,18 @@ class ResponsesService:
         self._limits(request)
         model = requested_model(request, self.settings.default_model)
         route = self.router.route(model, client_key)
+        # A background response is the bridge's own in `auto` mode (it keeps, polls, resumes and cancels it);
+        # only `responses` mode hands it to the upstream.
         native = route.mode == "responses" or (
-            route.mode == "auto" and self.router.verdicts.native(route.name, route.model) is not False)
+            route.mode == "auto" and not request.get("background")
+            and self.router.verdicts.native(route.name, route.model) is not False)
         if native:
             produce = self._native(request, route, model, request_id, tenant)
             streaming = bool(request.get("stream"))
+            detached = None
         else:
-            produce, streaming = await self._via_chat(request, route, request_id, tenant)
-        run = Run(produce, model=model, streaming=streaming)
+            produce, streaming, detached = await self._via_chat(request, route, request_id, tenant)
+        run = Run(produce, model=model, streaming=streaming, detached=detached)
         self.runs.add(run)
         run.task.add_done_callback(lambda _: self.runs.discard(run))
         return run
@@ -111,7 +118,7 @@ class ResponsesService:
                     f"POST /responses answered {getattr(exc.error, 'upstream_status', None) or exc.error.status}; "
                     "this request went through chat instead, generated once")
             try:
-                chat, _ = await self._via_chat(request, route, request_id, tenant)
+                chat, _, _ = await self._via_chat(request, route, request_id, tenant)
             except BridgeError as exc:  # the chat path's policy refuses what the native upstream might have served
                 run.refused(exc)
                 run.log.close()
@@ -121,15 +128,16 @@ class ResponsesService:
         return native_else_chat
 
     async def _via_chat(self, request: Mapping[str, object], route: Route, request_id: str,
-                        tenant: str) -> tuple[Producer, bool]:
-        """The request translated down to chat (with the history it names), and the producer that answers it
-        (and whether it streams)."""
-        dropped = self._policy(request)
+                        tenant: str) -> tuple[Producer, bool, Response | None]:
+        """The request translated down to chat (with the history it names), the producer that answers it,
+        whether the client gets a stream, and for a background response the object it gets at once."""
+        background = self._background(request)
         turn = await self._turn(request, tenant)
         opts = route.options
-        down = to_chat_request(turn.request, default_model=self.settings.default_model, options=opts,
-                               unseal=self.vault.open)
-        for d in dropped + down.dropped:
+        # A background run always streams from the upstream: its events are recorded, whatever the client reads.
+        down = to_chat_request({**turn.request, "stream": True} if background else turn.request,
+                               default_model=self.settings.default_model, options=opts, unseal=self.vault.open)
+        for d in down.dropped:
             log.warning("dropped %s (%s)", d.param, d.reason)
         model = down.chat["model"]  # the client's name for it, which the Response echoes
         down.chat["model"] = route.model
@@ -137,10 +145,19 @@ class ResponsesService:
             opts = replace(opts, think_tags="implicit")
         machine = StreamTranslator(request, model=model, new_id=self.new_id, clock=self.clock,
                                    options=opts, seal=self.vault.seal, store=turn.kept is not None)
-        streaming = bool(down.chat.get("stream"))
-        produce = stream_via_chat if streaming else answer_via_chat
-        return partial(produce, machine=machine, upstream=route.upstream, chat=down.chat,
-                       finished=partial(self._finished, machine, turn, tenant), request_id=request_id), streaming
+        streaming = bool(request.get("stream"))
+        produce: Producer = partial(stream_via_chat if down.chat.get("stream") else answer_via_chat, machine=machine,
+                                    upstream=route.upstream, chat=down.chat, request_id=request_id,
+                                    finished=partial(self._finished, machine, turn, tenant))
+        if not background:
+            return produce, streaming, None
+        # Kept before the client hears of it, so that a poll right after the answer finds it.
+        stored = StoredResponse(machine.response["id"], _copy(machine.response), turn.kept or [],
+                                turn.previous_response_id)
+        store = await self.store.get()
+        await store.put_response(tenant, stored)
+        return partial(in_background, produce=produce, store=store, tenant=tenant, stored=stored), streaming, \
+            stored.response  # type: ignore[return-value]
 
     async def _turn(self, request: Mapping[str, object], tenant: str) -> _Turn:
         """The request as it is translated (its input after the history it names, its item references
@@ -227,12 +244,15 @@ class ResponsesService:
             raise InvalidRequest(f"'tools' has {tools} tools (counting those inside namespaces); this bridge takes at "
                                  f"most {limits.max_tools} (BRIDGE_MAX_TOOLS).", param="tools", code="too_many_tools")
 
-    def _policy(self, request: Mapping[str, object]) -> list[Dropped]:
-        """What the chat path does with the fields it does not serve yet."""
-        if request.get("background"):
-            raise InvalidRequest("'background' responses are not supported by this bridge yet.",
-                                 param="background", code="unsupported_parameter")
-        return []
+    @staticmethod
+    def _background(request: Mapping[str, object]) -> bool:
+        background = request.get("background")
+        if background not in (None, True, False):
+            raise InvalidRequest("'background' must be a boolean.", param="background")
+        if background and request.get("store") is False:
+            raise InvalidRequest("A background response is kept until it is done: 'background: true' needs 'store' "
+                                 "to be true.", param="store", code="invalid_value")
+        return bool(background)
 
     async def _finished(self, machine: StreamTranslator, turn: _Turn, tenant: str, response: Response) -> None:
         """Keeps the response (unless the client said `store: false`) and adds its items to the conversation it
@@ -263,6 +283,10 @@ class _Turn:
     kept: list[Item] | None = None  # the input items the store keeps, with ids; None: nothing is stored
     previous_response_id: str | None = None
     conversation: str | None = None  # the id of the conversation the response continues
+
+
+def _copy(response: Response) -> dict[str, object]:
+    return cast(dict[str, object], orjson.loads(orjson.dumps(response)))
 
 
 def _conversation_id(value: object) -> str | None:

@@ -1,11 +1,21 @@
-"""Stored responses, as the client reads them back: retrieve, delete, list input items. Every lookup is the
+"""Stored responses, as the client reads them back: retrieve, delete, list input items; for a background
+response also its recorded events (a dropped stream resumed) and its cancellation. Every lookup is the
 tenant's: another tenant's response is as missing as one that never was (a 404 naming the id, never a 403)."""
 
 from __future__ import annotations
 
-from ..errors import NotFound
-from ..store.base import JSONObject, Page, PageRequest
+import asyncio
+from collections.abc import AsyncIterator
+
+from ..errors import InvalidRequest, NotFound
+from ..runs.background import CANCELLED
+from ..store.base import JSONObject, Page, PageRequest, StoredResponse
 from ..store.open import StoreSlot
+
+# How long a cancel waits for the run (on whichever worker or replica it runs) to stop and store `cancelled`,
+# before it takes the run for dead (its worker crashed) and stores `cancelled` itself.
+CANCEL_WAIT = 5.0
+_ENDED = ("completed", "incomplete", "failed", "cancelled")
 
 
 def list_body(page: Page) -> JSONObject:
@@ -27,6 +37,59 @@ class StoredResponses:
         if found is None:
             raise _missing(response_id)
         return found.response
+
+    async def events(self, tenant: str, response_id: str, after: int, keepalive: float) -> AsyncIterator[bytes]:
+        """The recorded SSE frames of a background response after sequence number `after`, as they are recorded,
+        until its stream ended; an empty chunk whenever nothing came for `keepalive` seconds. Raises (a 404, a
+        400) when awaited, before any frame: the client still gets an HTTP error status."""
+        store = await self.store.get()
+        found = await store.get_response(tenant, response_id)
+        if found is None:
+            raise _missing(response_id)
+        if not found.response.get("background"):
+            raise InvalidRequest(f"Response '{response_id}' was not created with background: true; only a background "
+                                 "response can be streamed again.", param="stream")
+        return self._frames(tenant, response_id, after, keepalive)
+
+    async def _frames(self, tenant: str, response_id: str, after: int, keepalive: float) -> AsyncIterator[bytes]:
+        store = await self.store.get()
+        while True:
+            found = await store.read_events(tenant, response_id, after, wait=keepalive)
+            if found.events:
+                after = found.events[-1][0]
+                yield b"".join(data for _, data in found.events)
+            elif found.finished:
+                return
+            else:
+                yield b""
+
+    async def cancel(self, tenant: str, response_id: str) -> JSONObject:
+        """Signals the run to stop wherever it runs, and answers with the response once it has: `cancelled`, or
+        how it ended first. A response that has ended already is answered as it is."""
+        store = await self.store.get()
+        found = await store.get_response(tenant, response_id)
+        if found is None:
+            raise _missing(response_id)
+        if not found.response.get("background"):
+            raise InvalidRequest(f"Response '{response_id}' was not created with background: true; only a background "
+                                 "response can be cancelled.", param="response_id")
+        if found.response.get("status") in _ENDED:
+            return found.response
+        await store.cancel(tenant, response_id)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + CANCEL_WAIT
+        while loop.time() < deadline:
+            await asyncio.sleep(0.05)
+            now = await store.get_response(tenant, response_id)
+            if now is None:  # deleted meanwhile
+                raise _missing(response_id)
+            if now.response.get("status") in _ENDED:
+                return now.response
+        # No run stopped: the worker that ran it is gone. It is cancelled all the same, and stays so.
+        response = {**found.response, "status": "cancelled", "error": {"code": "cancelled", "message": CANCELLED}}
+        await store.put_response(tenant, StoredResponse(response_id, response, found.input_items,
+                                                        found.previous_response_id))
+        return response
 
     async def delete(self, tenant: str, response_id: str) -> JSONObject:
         if not await (await self.store.get()).delete_response(tenant, response_id):

@@ -10,11 +10,13 @@ from ...errors import InvalidRequest
 from ...runs.sinks import write_sse
 from ...service.responses import ResponsesService
 from ...service.stored import StoredResponses
+from ...wire.sse import KEEPALIVE
 from ..answer import answer_run
 from ..body import read_json
 from ..errors import json_response
-from ..middleware import bearer_token, request_id_of
+from ..middleware import bearer_token, note_run, request_id_of
 from ..pages import page_request
+from ..sse import SSEResponse, Write
 from ..tenants import tenant
 
 router = APIRouter()
@@ -26,13 +28,40 @@ async def create_response(request: Request) -> Response:
     body = await read_json(request, service.settings.limits)
     request_id = request_id_of(request.scope)
     run = await service.create(body, request_id, client_key=bearer_token(request.scope), tenant=tenant(request.scope))
-    return await answer_run(request, run, write_sse, service.settings.keepalive)
+    if run.detached is not None and not run.streaming:  # background: answered at once, the run goes on
+        note_run(request.scope, run)
+        return json_response(run.detached)
+    return await answer_run(request, run, write_sse, service.settings.keepalive, detached=run.detached is not None)
 
 
 @router.get("/responses/{response_id}")
 async def get_response(request: Request, response_id: str) -> Response:
+    """The stored response; with `stream=true`, a background response's events (`starting_after=N`: those after
+    sequence number N), as they are recorded, until its stream ends."""
     stored: StoredResponses = request.app.state.stored
-    return json_response(await stored.get(tenant(request.scope), response_id))
+    query = request.query_params
+    if query.get("stream", "false").lower() != "true":
+        return json_response(await stored.get(tenant(request.scope), response_id))
+    raw = query.get("starting_after", "-1")
+    try:
+        after = int(raw)
+    except ValueError:
+        raise InvalidRequest(f"Invalid 'starting_after': {raw!r}. Expected an integer.", param="starting_after") \
+            from None
+    keepalive = request.app.state.responses.settings.keepalive
+    frames = await stored.events(tenant(request.scope), response_id, after, keepalive)
+
+    async def sink(write: Write) -> None:
+        async for data in frames:
+            await write(data or KEEPALIVE)
+
+    return SSEResponse(sink, on_end=lambda: None, headers={"x-request-id": request_id_of(request.scope)})
+
+
+@router.post("/responses/{response_id}/cancel")
+async def cancel_response(request: Request, response_id: str) -> Response:
+    stored: StoredResponses = request.app.state.stored
+    return json_response(await stored.cancel(tenant(request.scope), response_id))
 
 
 @router.delete("/responses/{response_id}")

@@ -185,8 +185,9 @@ class StreamTranslator:
         self._emit(self._terminal)
         return self._take()
 
-    def fail(self, code: str, message: str) -> list[ResponseStreamEvent]:
-        """The upstream failed: end with `response.failed`, keeping what arrived so far.
+    def fail(self, code: str, message: str, *, cancelled: bool = False) -> list[ResponseStreamEvent]:
+        """The upstream failed: end with `response.failed`, keeping what arrived so far. (`cancelled`: the
+        response was cancelled, which is its status; the Responses stream has no event of its own for that.)
 
         Open items are not announced as done (a client could act on a half-streamed tool call);
         they appear in the final object with status `incomplete`.
@@ -213,7 +214,7 @@ class StreamTranslator:
         self._message = None
         self._open_calls.clear()
         r = self.response
-        r["status"] = "failed"
+        r["status"] = "cancelled" if cancelled else "failed"
         r["error"] = {"code": code, "message": message}
         r["completed_at"] = r["incomplete_details"] = None  # when it had settled
         r["usage"] = usage_up(self._usage) if self._usage else None

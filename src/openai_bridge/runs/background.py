@@ -1,0 +1,73 @@
+"""Background runs (`background: true`): the run goes on without the client, its status is kept in the store
+as it changes, its events are recorded so that a dropped stream resumes anywhere, and a cancel signal from any
+worker or replica stops it.
+
+The stored response is the run's only outcome anybody can see: `in_progress` before the create request is
+answered, then `completed`/`incomplete` (stored by the producer before its terminal event, like every stored
+response), or `failed`/`cancelled` (stored here once the producer ended so)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any, cast
+
+from ..errors import ResponseCancelled
+from ..store.base import Store, StoredResponse
+from ..wire.responses import Response, ResponseStreamEvent
+from ..wire.sse import frame
+from .log import EventLog
+from .run import Run
+
+log = logging.getLogger("openai_bridge")
+
+CANCELLED = "The response was cancelled."
+
+
+async def in_background(run: Run, *, produce: Callable[[Run], Coroutine[Any, Any, Response]], store: Store,
+                        tenant: str, stored: StoredResponse) -> Response:
+    """Runs `produce` (a stream producer: it ends its log with a terminal event whatever happens, and returns the
+    final Response) to its end: records its events meanwhile, stops it when the response is cancelled, and
+    stores how it ended when that is a failure."""
+    response_id = stored.id
+    recording = asyncio.create_task(record(run.log, store, tenant, response_id))
+    watching = asyncio.create_task(store.wait_cancelled(tenant, response_id))
+
+    def cancelled(signal: asyncio.Task[None]) -> None:
+        if not signal.cancelled() and signal.exception() is None:
+            run.stop(ResponseCancelled(CANCELLED))
+
+    watching.add_done_callback(cancelled)
+    try:
+        response = await produce(run)
+        if response["status"] in ("failed", "cancelled"):
+            await store.put_response(tenant, StoredResponse(
+                response_id, cast(dict[str, object], response), stored.input_items, stored.previous_response_id))
+        return response
+    finally:
+        watching.cancel()
+        with contextlib.suppress(Exception):  # already logged there
+            await recording
+
+
+async def record(events: EventLog[ResponseStreamEvent], store: Store, tenant: str, response_id: str) -> None:
+    """Every event of `events`, as its SSE frame, into the store's live events, the ones that arrived together in
+    one write; the end of the log ends them there too."""
+    position = 0
+    try:
+        while True:
+            if position < len(events.events):
+                batch = events.events[position:]
+                position += len(batch)
+                await store.append_events(tenant, response_id, [(e["sequence_number"], frame(e)) for e in batch])
+            elif events.closed:
+                break
+            else:
+                await events.wait(position)
+    except Exception:
+        log.exception("recording the events of background response %s failed: a resumed stream will miss them",
+                      response_id)
+    finally:
+        await asyncio.shield(store.finish_events(tenant, response_id))
