@@ -31,7 +31,7 @@ ALLOWED: dict[str, set[str]] = {
     "runs": LEAVES | {"translate", "upstream", "store"},
     "service": LEAVES | {"runs", "translate", "upstream", "store", "vault", "settings", "routing"},
     "server": LEAVES | {"service", "runs", "upstream", "store", "vault", "settings", "routing"},
-    "supervisor": {"server", "settings", "__init__"},
+    "supervisor": {"server", "settings", "store", "__init__"},
     "probe": LEAVES | {"settings", "upstream", "translate", "routing"},
     "cli": {"supervisor", "settings", "logs", "probe"},
     "__main__": {"cli"},

@@ -299,16 +299,14 @@ SOURCES: tuple[_Source, ...] = (
             shown_default="~/.local/state/openai-bridge"),
     _Source("BRIDGE_STORE", None, ("store",),
             "sqlite:///ABSOLUTE/PATH, postgresql://USER:PASSWORD@HOST:PORT/DATABASE, or memory",
-            "NOT USED YET (the store is built, not yet wired in): where stored responses, conversations and "
-            "background runs will be kept: an SQLite file (one machine; "
+            "where stored responses, conversations and background runs are kept: an SQLite file (one machine; "
             "its workers share it), Postgres (several replicas), or memory (tests: lost at exit, one per worker)",
             url=True, shown_default="sqlite:///BRIDGE_STATE_DIR/store.sqlite3"),
     _Source("BRIDGE_REDIS_URL", None, ("redis_url",), "redis://[:PASSWORD@]HOST:PORT/DB or rediss://...",
-            "NOT USED YET: Redis for what replicas share while a background run runs (its stream events, its "
-            "cancel signal); "
+            "Redis for what replicas share while a background run runs (its stream events, its cancel signal); "
             "without it they are kept in BRIDGE_STORE", url=True),
     _Source("BRIDGE_STORE_TTL", None, ("store_ttl",), _SECONDS,
-            "NOT USED YET: stored responses (and conversations unchanged for) older than this are deleted; "
+            "stored responses (and conversations unchanged for) older than this are deleted; "
             "2592000 is 30 days"),
 )
 

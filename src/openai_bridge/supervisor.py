@@ -30,6 +30,7 @@ import uvicorn
 
 from . import __version__
 from .settings import Settings, shown_url
+from .store.open import describe
 
 log = logging.getLogger("openai_bridge")
 
@@ -104,8 +105,8 @@ def announce(settings: Settings) -> None:
                                              for u in settings.upstreams)
     else:
         upstreams = f"upstream {shown_url(settings.upstream)} ({settings.upstream_mode})"
-    log.info("openai-bridge %s listening on http://%s:%d (%s); %s%s", __version__, host, settings.port, workers,
-             upstreams, model)
+    log.info("openai-bridge %s listening on http://%s:%d (%s); %s%s; store %s", __version__, host, settings.port,
+             workers, upstreams, model, describe(settings))
     if not _loopback(settings.host) and not settings.api_keys:
         log.warning("listening on %s, beyond this machine, and the bridge asks clients for no key: anyone who "
                     "can reach port %d can use the upstream%s (set BRIDGE_API_KEYS)", settings.host, settings.port,

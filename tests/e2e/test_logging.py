@@ -84,6 +84,7 @@ def test_start_line_says_what_runs_where_in_front_of_what(tmp_path, upstream):
         start = next(line for line in b.lines() if "listening on" in line)
         assert f"openai-bridge {__version__} listening on http://127.0.0.1:{b.port} (1 worker)" in start
         assert "upstream http://user:***@127.0.0.1:" in start and "(auto)" in start  # BRIDGE_UPSTREAM_MODE
+        assert start.endswith(f"store sqlite://{tmp_path}/store.sqlite3")  # the default, under BRIDGE_STATE_DIR
         assert "hunter2-secret" not in b.log_path.read_text()
         assert not any("WARNING" in line for line in b.lines())  # loopback: nothing to warn about
     finally:
