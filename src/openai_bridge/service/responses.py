@@ -31,7 +31,16 @@ from ..settings import Settings
 from ..store.base import PageRequest, Store, StoredResponse
 from ..store.open import StoreSlot
 from ..translate import StreamRepair, StreamTranslator, repair_response, to_chat_request
-from ..translate.history import Item, chain_history, input_items, references, resolved
+from ..translate.history import (
+    Item,
+    approx_tokens,
+    chain_history,
+    conversation_turns,
+    fitting,
+    input_items,
+    references,
+    resolved,
+)
 from ..translate.model import requested_model
 from ..vault import ReasoningVault
 from ..wire.responses import Response, ResponsesRequest
@@ -132,8 +141,8 @@ class ResponsesService:
         """The request translated down to chat (with the history it names), the producer that answers it,
         whether the client gets a stream, and for a background response the object it gets at once."""
         background = self._background(request)
-        turn = await self._turn(request, tenant)
         opts = route.options
+        turn = await self._turn(request, tenant, opts.context_window)
         # A background run always streams from the upstream: its events are recorded, whatever the client reads.
         down = to_chat_request({**turn.request, "stream": True} if background else turn.request,
                                default_model=self.settings.default_model, options=opts, unseal=self.vault.open)
@@ -159,10 +168,11 @@ class ResponsesService:
         return partial(in_background, produce=produce, store=store, tenant=tenant, stored=stored), streaming, \
             stored.response  # type: ignore[return-value]
 
-    async def _turn(self, request: Mapping[str, object], tenant: str) -> _Turn:
+    async def _turn(self, request: Mapping[str, object], tenant: str, context_window: int = 0) -> _Turn:
         """The request as it is translated (its input after the history it names, its item references
         resolved), and what the store keeps of it. A request that names no stored state and asks nothing to
-        be kept is left as it is."""
+        be kept is left as it is. With `truncation: "auto"` and a known `context_window`, the history's oldest
+        turns are dropped until the request fits it (with room left for the answer)."""
         keep = request.get("store") is not False
         previous = request.get("previous_response_id")
         conversation = _conversation_id(request.get("conversation"))
@@ -179,21 +189,23 @@ class ResponsesService:
         refs = references(items)
         if refs:
             items = resolved(items, await self._referenced(store, tenant, refs))
-        history: list[Item] = []
+        turns: list[list[Item]] = []
         if previous is not None:
             if not isinstance(previous, str):
                 raise InvalidRequest("'previous_response_id' must be a string.", param="previous_response_id")
-            turns = await store.chain(tenant, previous)
-            if turns is None:
+            chain = await store.chain(tenant, previous)
+            if chain is None:
                 raise NotFound(f"Previous response with id '{previous}' not found.", param="previous_response_id")
-            history = chain_history((t.input_items, t.output_items) for t in turns)
+            turns = chain_history((t.input_items, t.output_items) for t in chain)
         elif conversation is not None:
             found = await self._conversation_items(store, tenant, conversation)
             if found is None:
                 raise NotFound(f"Conversation with id '{conversation}' not found.", param="conversation")
-            history = found
-        if history or isinstance(request["input"], list):
-            request = {**request, "input": history + items}
+            turns = conversation_turns(found)
+        if turns and context_window and request.get("truncation") == "auto":
+            turns = _truncated(request, turns, items, context_window)
+        if turns or isinstance(request["input"], list):
+            request = {**request, "input": [item for turn in turns for item in turn] + items}
         return _Turn(request, items if keep else None, previous if isinstance(previous, str) else None,
                      conversation)
 
@@ -283,6 +295,20 @@ class _Turn:
     kept: list[Item] | None = None  # the input items the store keeps, with ids; None: nothing is stored
     previous_response_id: str | None = None
     conversation: str | None = None  # the id of the conversation the response continues
+
+
+def _truncated(request: Mapping[str, object], turns: list[list[Item]], items: list[Item],
+               context_window: int) -> list[list[Item]]:
+    """The newest turns that fit the context window beside the request's own input, instructions and tools,
+    with room for the answer (`max_output_tokens`, else an eighth of the window)."""
+    answer = request.get("max_output_tokens")
+    room = context_window - (answer if isinstance(answer, int) and answer > 0 else context_window // 8)
+    room -= approx_tokens([items, request.get("instructions"), request.get("tools")])
+    kept = fitting(turns, room)
+    if len(kept) < len(turns):
+        log.info("truncation auto: dropped the %d oldest of %d earlier turns to fit the context window (%d tokens)",
+                 len(turns) - len(kept), len(turns), context_window)
+    return kept
 
 
 def _copy(response: Response) -> dict[str, object]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
+import orjson
+
 from ..errors import InvalidRequest
 
 type Item = dict[str, object]
@@ -56,10 +58,34 @@ def resolved(items: Sequence[Item], found: Mapping[str, Item]) -> list[Item]:
     return [found[str(item["id"])] if item.get("type") == "item_reference" else item for item in items]
 
 
-def chain_history(turns: Iterable[tuple[Sequence[Item], Sequence[Item]]]) -> list[Item]:
-    """The items of earlier turns `(input items, output items)`, oldest first, as one input list."""
-    history: list[Item] = []
-    for inputs, outputs in turns:
-        history += inputs
-        history += outputs
-    return history
+def chain_history(turns: Iterable[tuple[Sequence[Item], Sequence[Item]]]) -> list[list[Item]]:
+    """The items of earlier turns `(input items, output items)`, oldest first: one list per turn."""
+    return [[*inputs, *outputs] for inputs, outputs in turns]
+
+
+def conversation_turns(items: Sequence[Item]) -> list[list[Item]]:
+    """A conversation's items, oldest first, in turns: each user message starts one (so that a tool call and
+    its output, which follow it, stay together)."""
+    turns: list[list[Item]] = []
+    for item in items:
+        if not turns or item.get("type") == "message" and item.get("role") == "user":
+            turns.append([])
+        turns[-1].append(item)
+    return turns
+
+
+def approx_tokens(value: object) -> int:
+    """A generous estimate of the tokens `value` takes as JSON (a token is 3 to 4 bytes of English or code;
+    3 errs on the side of dropping a turn too many rather than overflowing the context)."""
+    return len(orjson.dumps(value)) // 3 + 1
+
+
+def fitting(turns: Sequence[list[Item]], room: int) -> list[list[Item]]:
+    """The newest of `turns` whose estimated size fits in `room` tokens, oldest dropped first (all of them
+    when not even the newest fits)."""
+    kept = 0
+    for n in range(len(turns) - 1, -1, -1):
+        kept += approx_tokens(turns[n])
+        if kept > room:
+            return list(turns[n + 1:])
+    return list(turns)

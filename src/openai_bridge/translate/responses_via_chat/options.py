@@ -35,6 +35,9 @@ class Options:
     # Responses fields the upstream accepts under the same chat name (e.g. an OpenAI upstream:
     # `service_tier`, `safety_identifier`, `prompt_cache_key`, `verbosity`); others are dropped and logged.
     passthrough: frozenset[str] = frozenset()
+    # The model's context window in tokens, for `truncation: "auto"` (the oldest turns of a rebuilt history
+    # are dropped to fit it); 0: not known, nothing is dropped.
+    context_window: int = 0
 
     def __post_init__(self) -> None:
         # The types are the translators' contract, but settings arrive as strings from the environment:
@@ -46,3 +49,6 @@ class Options:
             value = getattr(self, name)
             if value not in allowed:
                 raise ValueError(f"Options.{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
+        if not isinstance(self.context_window, int) or self.context_window < 0:
+            raise ValueError("Options.context_window must be a number of tokens, 0 or more; "
+                             f"got {self.context_window!r}")
