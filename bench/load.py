@@ -222,7 +222,7 @@ def check(body: bytes, status: int, direct: bool, stream: bool) -> tuple[bool, i
 
 async def run(url: str, *, direct: bool, stream: bool, conns: int, duration: float, requests: int | None,
               warmup: float, model: str, key: str | None, text: str, timeout: float,
-              direct_responses: bool = False) -> dict:
+              direct_responses: bool = False, store: bool | None = None) -> dict:
     u = urlsplit(url)
     host, port = u.hostname or "127.0.0.1", u.port or 80
     prefix = u.path.rstrip("/")
@@ -235,6 +235,8 @@ async def run(url: str, *, direct: bool, stream: bool, conns: int, duration: flo
     else:
         path = prefix + "/v1/responses"
         body = {"model": model, "input": text, "stream": stream}
+        if store is not None:
+            body["store"] = store
         marker = RESP_DELTA_RE if stream else None
     req = build_request(host, port, path, body, key)
     loop = asyncio.get_running_loop()
@@ -342,6 +344,8 @@ def main(argv: list[str] | None = None) -> None:
                    help="the upstream's own /v1/responses: Responses requests, checked as a bridge's answers "
                         "(the same as leaving both --direct options out; says what the target is)")
     p.add_argument("--stream", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--store", action=argparse.BooleanOptionalAction, default=None,
+                   help="send 'store': true or false (default: leave it out, so the server's default applies)")
     p.add_argument("-c", "--conns", type=int, default=16, help="concurrent keep-alive connections")
     p.add_argument("-d", "--duration", type=float, default=5.0, help="measured seconds (after warm-up)")
     p.add_argument("-n", "--requests", type=int, default=None, help="measure this many requests instead")
@@ -362,7 +366,7 @@ def main(argv: list[str] | None = None) -> None:
         pass
     result = asyncio.run(run(a.url, direct=a.direct, stream=a.stream, conns=a.conns, duration=a.duration,
                              requests=a.requests, warmup=a.warmup, model=a.model, key=a.key, text=a.input,
-                             timeout=a.timeout, direct_responses=a.direct_responses))
+                             timeout=a.timeout, direct_responses=a.direct_responses, store=a.store))
     if a.json:
         print(json.dumps(result))
     else:

@@ -38,7 +38,7 @@ CACHE = Path(os.environ.get("OPENAI_BRIDGE_BENCH_CACHE", Path.home() / ".cache" 
 LITELLM_VENV = CACHE / "litellm-venv"
 LITELLM_KEY = "sk-bench"
 MODEL = "bench-model"
-ALL_TARGETS = ["direct", "litellm", "bridge-1w", "bridge-2w", "direct-native", "bridge-native"]
+ALL_TARGETS = ["direct", "litellm", "bridge-1w", "bridge-nostore", "bridge-2w", "direct-native", "bridge-native"]
 # Served by the upstream that also answers /v1/responses; the others by the chat-only one.
 NATIVE_TARGETS = ("direct-native", "bridge-native")
 
@@ -201,13 +201,15 @@ def start_bridge(upstream: str, port: int, workers: int, workdir: Path, *, name:
 
 
 def run_load(url: str, *, direct: bool, stream: bool, conns: int, duration: float, warmup: float,
-             key: str | None, direct_responses: bool = False) -> dict:
+             key: str | None, direct_responses: bool = False, store: bool | None = None) -> dict:
     cmd = [sys.executable, str(HERE / "load.py"), "--url", url, "-c", str(conns), "-d", str(duration),
            "--warmup", str(warmup), "--model", MODEL, "--json", "--stream" if stream else "--no-stream"]
     if direct:
         cmd.append("--direct")
     if direct_responses:
         cmd.append("--direct-responses")
+    if store is not None:
+        cmd.append("--store" if store else "--no-store")
     if key:
         cmd += ["--key", key]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + warmup + 180)
@@ -284,6 +286,22 @@ def add_derived(results: dict) -> None:
             ratios.append(row)
     results["ratios"] = ratios
     results["native_ratios"] = native_ratios(results)
+    results["store_ratios"] = store_ratios(results)
+
+
+def store_ratios(results: dict) -> list[dict]:
+    """Per cell, the bridge with its default store (bridge-1w: every response kept in SQLite before its terminal
+    event) against the same bridge whose clients send `store: false` (bridge-nostore), each also over `direct`."""
+    on, off, dc = cells_of(results, "bridge-1w"), cells_of(results, "bridge-nostore"), cells_of(results, "direct")
+    rows = []
+    for cell in on:
+        a, b, d = on.get(cell), off.get(cell), dc.get(cell)
+        if not (a and b and a.get("req_s") and b.get("req_s")):
+            continue
+        rows.append({"cell": cell, "store_on_over_off": round(a["req_s"] / b["req_s"], 4),
+                     "on_vs_direct": round(a["req_s"] / d["req_s"], 4) if d and d.get("req_s") else None,
+                     "off_vs_direct": round(b["req_s"] / d["req_s"], 4) if d and d.get("req_s") else None})
+    return rows
 
 
 def native_ratios(results: dict) -> list[dict]:
@@ -361,6 +379,13 @@ def markdown(results: dict) -> str:
             out.append(f"| {r['cell']} | {fmt(r['translated_vs_ceiling'], 4)} | {fmt(r['native_vs_ceiling'], 4)} "
                        f"| {fmt(r['native_over_translated'], 2)}x | {fmt(r['translated_added_p50_ms'], 2)} "
                        f"| {fmt(r['native_added_p50_ms'], 2)} | {calls_s} |")
+    if results.get("store_ratios"):
+        out += ["", "The default store (bridge-1w: SQLite, every response committed before its terminal event) against "
+                "store: false (bridge-nostore), 1 worker each:", "",
+                "| cell | store on / store off | on / direct | off / direct |", "|---|--:|--:|--:|"]
+        for r in results["store_ratios"]:
+            out.append(f"| {r['cell']} | {fmt(r['store_on_over_off'], 3)} | {fmt(r['on_vs_direct'], 4)} "
+                       f"| {fmt(r['off_vs_direct'], 4)} |")
     if results.get("translate_micro"):
         out += ["", "Translator alone (bench/translate_micro.py, one core, no I/O):", ""]
         for r in results["translate_micro"]:
@@ -488,6 +513,9 @@ def main() -> None:
                     if name == "litellm":
                         proc, health, logfile = start_litellm(up_url, port, workdir)
                         key = LITELLM_KEY
+                    elif name == "bridge-nostore":  # bridge-1w, its clients sending store: false
+                        proc, health, logfile = start_bridge(up_url, port, 1, workdir, name=name)
+                        key = None
                     elif name == "bridge-native":
                         entry["bridge_upstream_mode"] = "responses"
                         proc, health, logfile = start_bridge(up_url, port, 1, workdir, name=name, mode="responses")
@@ -504,7 +532,8 @@ def main() -> None:
                     calls0 = upstream_calls(up_url)
                     cpu0, t0 = tree_cpu_s(server_pid), time.monotonic()
                     r = run_load(url, direct=direct, stream=stream, conns=c, duration=a.duration,
-                                 warmup=a.warmup, key=key, direct_responses=direct_responses)
+                                 warmup=a.warmup, key=key, direct_responses=direct_responses,
+                                 store=False if name == "bridge-nostore" else None)
                     cpu_pct = 100 * (tree_cpu_s(server_pid) - cpu0) / (time.monotonic() - t0)
                     calls1 = upstream_calls(up_url)
                     r.update({"cell": f"{mode} c{c}", "mode": mode, "conns": c, "server_cpu_pct": round(cpu_pct),
