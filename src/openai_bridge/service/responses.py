@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import cast
 
@@ -28,7 +28,7 @@ from ..settings import Settings
 from ..store.base import PageRequest, Store, StoredResponse
 from ..store.open import StoreSlot
 from ..translate import Dropped, StreamRepair, StreamTranslator, repair_response, to_chat_request
-from ..translate.history import Item, chain_history, input_items, references, resolved
+from ..translate.history import Item, chain_history, duplicates, input_items, references, resolved
 from ..translate.model import requested_model
 from ..vault import ReasoningVault
 from ..wire.responses import Response, ResponsesRequest
@@ -175,10 +175,15 @@ class ResponsesService:
             if found is None:
                 raise NotFound(f"Conversation with id '{conversation}' not found.", param="conversation")
             history = found
+            # The new items join the conversation, which finds and pages its items by id.
+            twice = duplicates(items, (str(item["id"]) for item in history))
+            if twice is not None:
+                raise InvalidRequest(f"Duplicate item found with id {twice}. Remove duplicate items from your input "
+                                     "and try again.", param="input")
         if history or isinstance(request["input"], list):
             request = {**request, "input": history + items}
         return _Turn(request, items if keep else None, previous if isinstance(previous, str) else None,
-                     conversation)
+                     conversation, items)
 
     @staticmethod
     async def _referenced(store: Store, tenant: str, refs: list[tuple[int, str]]) -> dict[str, Item]:
@@ -244,7 +249,7 @@ class ResponsesService:
                 response["id"], cast(dict[str, object], response), turn.kept, turn.previous_response_id))
         if turn.conversation is not None:
             store = await self.store.get()
-            added = (turn.kept or []) + [cast(Item, item) for item in response["output"]]
+            added = turn.items + [cast(Item, item) for item in response["output"]]
             if not await store.append_conversation_items(tenant, turn.conversation, added):
                 raise NotFound(f"Conversation with id '{turn.conversation}' not found: it was deleted while "
                                "this response was being generated.", param="conversation")
@@ -263,6 +268,7 @@ class _Turn:
     kept: list[Item] | None = None  # the input items the store keeps, with ids; None: nothing is stored
     previous_response_id: str | None = None
     conversation: str | None = None  # the id of the conversation the response continues
+    items: list[Item] = field(default_factory=list)  # the request's own input items, with ids
 
 
 def _conversation_id(value: object) -> str | None:
