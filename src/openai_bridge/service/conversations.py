@@ -134,7 +134,7 @@ class ConversationsService:
         if await store.get_conversation(tenant, conversation_id) is None:
             raise _missing(conversation_id)
         items = await self._items(store, tenant, body.get("items"), required=True)
-        for item in items:  # at most 20 lookups; ids the bridge just made are new
+        for item in items:  # at most 20 lookups
             if await store.get_conversation_item(tenant, conversation_id, str(item["id"])) is not None:
                 raise _duplicate(str(item["id"]))
         if not await store.append_conversation_items(tenant, conversation_id, items):
