@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from ..ids import now, random_id
 from ..routing import DEFAULT, Router, configured_upstreams
 from ..service.chat import ChatService
+from ..service.conversations import ConversationsService
 from ..service.models import ModelsService
 from ..service.responses import ResponsesService
 from ..service.stored import StoredResponses
@@ -57,6 +58,7 @@ def create_app(settings: Settings, *, upstream: Upstream | None = None, store: S
         settings, router, vault=ReasoningVault(load_secret(settings.reasoning_key, settings.state_dir)),
         store=slot, new_id=new_id, clock=clock)
     app.state.stored = StoredResponses(slot)
+    app.state.conversations = ConversationsService(settings, slot, new_id=new_id, clock=clock)
     app.state.chat = ChatService(settings, router, new_id=new_id, clock=clock)
     app.state.models = ModelsService(router)
     if settings.api_keys:  # added first: it runs inside the request-id middleware

@@ -17,7 +17,9 @@ from ..settings import Limits
 _READ = 1 << 16
 
 
-async def read_json(request: Request, limits: Limits) -> dict[str, object]:
+async def read_json(request: Request, limits: Limits, *, empty: dict[str, object] | None = None) -> dict[str, object]:
+    """The body as a JSON object; `empty`, when given, stands for a body with nothing in it (a create whose
+    fields are all optional)."""
     max_bytes = limits.max_body_mb * 1024 * 1024
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:  # refuse before reading it
@@ -27,6 +29,8 @@ async def read_json(request: Request, limits: Limits) -> dict[str, object]:
     if encoding not in ("", "identity"):
         raw = _decompress(raw, encoding, max_bytes, limits)
     if not raw.strip():
+        if empty is not None:
+            return dict(empty)
         raise InvalidRequest("The request body is empty; send a JSON object.")
     try:
         body = orjson.loads(raw)

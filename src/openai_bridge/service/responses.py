@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import cast
 
@@ -36,6 +36,7 @@ from ..translate.history import (
     approx_tokens,
     chain_history,
     conversation_turns,
+    duplicates,
     fitting,
     input_items,
     references,
@@ -201,13 +202,18 @@ class ResponsesService:
             found = await self._conversation_items(store, tenant, conversation)
             if found is None:
                 raise NotFound(f"Conversation with id '{conversation}' not found.", param="conversation")
+            # The new items join the conversation, which finds and pages its items by id.
+            twice = duplicates(items, (str(item["id"]) for item in found))
+            if twice is not None:
+                raise InvalidRequest(f"Duplicate item found with id {twice}. Remove duplicate items from your input "
+                                     "and try again.", param="input")
             turns = conversation_turns(found)
         if turns and context_window and request.get("truncation") == "auto":
             turns = _truncated(request, turns, items, context_window)
         if turns or isinstance(request["input"], list):
             request = {**request, "input": [item for turn in turns for item in turn] + items}
         return _Turn(request, items if keep else None, previous if isinstance(previous, str) else None,
-                     conversation)
+                     conversation, items)
 
     @staticmethod
     async def _referenced(store: Store, tenant: str, refs: list[tuple[int, str]]) -> dict[str, Item]:
@@ -276,7 +282,7 @@ class ResponsesService:
                 response["id"], cast(dict[str, object], response), turn.kept, turn.previous_response_id))
         if turn.conversation is not None:
             store = await self.store.get()
-            added = (turn.kept or []) + [cast(Item, item) for item in response["output"]]
+            added = turn.items + [cast(Item, item) for item in response["output"]]
             if not await store.append_conversation_items(tenant, turn.conversation, added):
                 raise NotFound(f"Conversation with id '{turn.conversation}' not found: it was deleted while "
                                "this response was being generated.", param="conversation")
@@ -295,6 +301,7 @@ class _Turn:
     kept: list[Item] | None = None  # the input items the store keeps, with ids; None: nothing is stored
     previous_response_id: str | None = None
     conversation: str | None = None  # the id of the conversation the response continues
+    items: list[Item] = field(default_factory=list)  # the request's own input items, with ids
 
 
 def _truncated(request: Mapping[str, object], turns: list[list[Item]], items: list[Item],

@@ -21,31 +21,57 @@ _PREFIXES = {"message": "msg", "function_call": "fc", "function_call_output": "f
              "custom_tool_call": "ctc", "custom_tool_call_output": "ctco"}
 
 
-def input_items(value: object, new_id: NewId) -> list[Item]:
-    """A request's `input` as the items the store keeps: a string is one user message with an `input_text`
-    part; a message written without `type` gets it; each item without an id gets one. Items are copied, the
-    request's own are left as they are. `item_reference` items stay references (see `references`)."""
+def input_items(value: object, new_id: NewId, param: str = "input") -> list[Item]:
+    """A request's `input` (or the `items` of a conversation, named by `param` in errors) as the items the
+    store keeps, in the shape OpenAI lists them: a string is one user message with an `input_text` part; a
+    message written without `type` gets it, its string content becomes one text part (`output_text` from the
+    assistant, `input_text` from anyone else) and it is `completed` unless it says otherwise; each item without
+    an id gets one. Items are copied, the request's own are left as they are. `item_reference` items stay
+    references (see `references`)."""
     if isinstance(value, str):
         return [{"id": new_id("msg"), "type": "message", "role": "user",
-                 "content": [{"type": "input_text", "text": value}]}]
+                 "content": [{"type": "input_text", "text": value}], "status": "completed"}]
     if not isinstance(value, list):
-        raise InvalidRequest("'input' must be a string or an array of input items.", param="input")
+        raise InvalidRequest(f"'{param}' must be a string or an array of input items.", param=param)
     items: list[Item] = []
     for n, item in enumerate(value):
         if not isinstance(item, dict):
-            raise InvalidRequest(f"'input[{n}]' must be an object.", param=f"input[{n}]")
+            raise InvalidRequest(f"'{param}[{n}]' must be an object.", param=f"{param}[{n}]")
         kind = item.get("type")
         if kind is None and "role" in item:
             item = {"type": "message", **item}
             kind = "message"
         if not isinstance(item.get("id"), str) or not item["id"]:
             if kind == "item_reference":
-                raise InvalidRequest(f"'input[{n}].id' must be a string.", param=f"input[{n}].id")
+                raise InvalidRequest(f"'{param}[{n}].id' must be a string.", param=f"{param}[{n}].id")
             item = {"id": new_id(_PREFIXES.get(str(kind), "item")), **item}
         else:
             item = dict(item)
+        if kind == "message":
+            _as_listed(item)
         items.append(item)
     return items
+
+
+def _as_listed(message: Item) -> None:
+    """A message as OpenAI lists it back: its content an array of parts, its status set."""
+    if isinstance(message.get("content"), str):
+        if message.get("role") == "assistant":
+            message["content"] = [{"type": "output_text", "text": message["content"], "annotations": []}]
+        else:
+            message["content"] = [{"type": "input_text", "text": message["content"]}]
+    message.setdefault("status", "completed")
+
+
+def duplicates(items: Sequence[Item], known: Iterable[str] = ()) -> str | None:
+    """The first id among `items` that another of them, or `known` (the ids already there), carries."""
+    seen = set(known)
+    for item in items:
+        item_id = str(item.get("id"))
+        if item_id in seen:
+            return item_id
+        seen.add(item_id)
+    return None
 
 
 def references(items: Sequence[Item]) -> list[tuple[int, str]]:

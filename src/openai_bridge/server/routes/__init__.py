@@ -3,10 +3,10 @@
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, APIWebSocketRoute
 
-from . import chat, health, models, responses
+from . import chat, conversations, health, models, responses
 
 # In the order requests are matched: the busiest route first.
-RESOURCES = (responses.router, chat.router, models.router, health.router)
+RESOURCES = (responses.router, chat.router, conversations.router, models.router, health.router)
 
 
 def mount(app: FastAPI, prefixes: tuple[str, ...] = ("/v1", "")) -> None:
