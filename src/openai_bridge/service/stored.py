@@ -42,14 +42,18 @@ class StoredResponses:
         """The recorded SSE frames of a background response after sequence number `after`, as they are recorded,
         until its stream ended; an empty chunk whenever nothing came for `keepalive` seconds. Raises (a 404, a
         400) when awaited, before any frame: the client still gets an HTTP error status."""
-        store = await self.store.get()
-        found = await store.get_response(tenant, response_id)
+        await self._background(tenant, response_id, "streamed again", "stream")
+        return self._frames(tenant, response_id, after, keepalive)
+
+    async def _background(self, tenant: str, response_id: str, doing: str, param: str) -> StoredResponse:
+        """The tenant's background response `response_id`; a 404, or a 400 for a response that is not one."""
+        found = await (await self.store.get()).get_response(tenant, response_id)
         if found is None:
             raise _missing(response_id)
         if not found.response.get("background"):
             raise InvalidRequest(f"Response '{response_id}' was not created with background: true; only a background "
-                                 "response can be streamed again.", param="stream")
-        return self._frames(tenant, response_id, after, keepalive)
+                                 f"response can be {doing}.", param=param)
+        return found
 
     async def _frames(self, tenant: str, response_id: str, after: int, keepalive: float) -> AsyncIterator[bytes]:
         store = await self.store.get()
@@ -66,13 +70,8 @@ class StoredResponses:
     async def cancel(self, tenant: str, response_id: str) -> JSONObject:
         """Signals the run to stop wherever it runs, and answers with the response once it has: `cancelled`, or
         how it ended first. A response that has ended already is answered as it is."""
+        found = await self._background(tenant, response_id, "cancelled", "response_id")
         store = await self.store.get()
-        found = await store.get_response(tenant, response_id)
-        if found is None:
-            raise _missing(response_id)
-        if not found.response.get("background"):
-            raise InvalidRequest(f"Response '{response_id}' was not created with background: true; only a background "
-                                 "response can be cancelled.", param="response_id")
         if found.response.get("status") in _ENDED:
             return found.response
         await store.cancel(tenant, response_id)
