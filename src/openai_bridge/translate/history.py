@@ -20,12 +20,13 @@ _PREFIXES = {"message": "msg", "function_call": "fc", "function_call_output": "f
 
 
 def input_items(value: object, new_id: NewId) -> list[Item]:
-    """A request's `input` as the items the store keeps: a string is one user message with an `input_text`
-    part; a message written without `type` gets it; each item without an id gets one. Items are copied, the
-    request's own are left as they are. `item_reference` items stay references (see `references`)."""
+    """A request's `input` as the items the store keeps, in the shape OpenAI lists them: a string is one user
+    message with an `input_text` part; a message written without `type` gets it, and its string `content`
+    becomes one text part (`output_text` for the assistant's, `input_text` for the others'); each item without
+    an id gets one. Items are copied, the request's own are left as they are. `item_reference` items stay
+    references (see `references`)."""
     if isinstance(value, str):
-        return [{"id": new_id("msg"), "type": "message", "role": "user",
-                 "content": [{"type": "input_text", "text": value}]}]
+        return [{"id": new_id("msg"), "type": "message", "role": "user", "content": _text_parts("user", value)}]
     if not isinstance(value, list):
         raise InvalidRequest("'input' must be a string or an array of input items.", param="input")
     items: list[Item] = []
@@ -42,8 +43,18 @@ def input_items(value: object, new_id: NewId) -> list[Item]:
             item = {"id": new_id(_PREFIXES.get(str(kind), "item")), **item}
         else:
             item = dict(item)
+        if kind == "message" and isinstance(item.get("content"), str):
+            item["content"] = _text_parts(item.get("role"), item["content"])
         items.append(item)
     return items
+
+
+def _text_parts(role: object, text: str) -> list[Item]:
+    """A message's string content as the one content part OpenAI lists for it (a client reading the items back
+    iterates `content` as parts)."""
+    if role == "assistant":
+        return [{"type": "output_text", "text": text, "annotations": []}]
+    return [{"type": "input_text", "text": text}]
 
 
 def references(items: Sequence[Item]) -> list[tuple[int, str]]:
