@@ -88,11 +88,12 @@ def test_auto_tries_responses_once_then_goes_through_chat(streaming: bool, caplo
     assert len(learnt) == 1 and "POST /responses answered 404" in learnt[0] and "model my-model" in learnt[0]
 
 
-def test_auto_a_previous_response_neither_the_upstream_nor_the_bridge_keeps_is_a_404_after_the_fallback():
+def test_auto_a_previous_response_neither_the_upstream_nor_the_bridge_keeps_is_refused_after_the_fallback():
     with bridge("auto") as (client, upstream):
-        with pytest.raises(openai.NotFoundError) as err:
+        with pytest.raises(openai.BadRequestError) as err:
             client.responses.create(model="my-model", input="Hi", previous_response_id="resp_1")
-        assert err.value.body["param"] == "previous_response_id"
+        assert (err.value.body["param"], err.value.body["code"]) == ("previous_response_id",
+                                                                     "previous_response_not_found")
         assert paths(upstream) == [RESPONSES]
 
 

@@ -50,3 +50,9 @@ def test_duplicates():
     assert duplicates(items, ["c"]) is None
     assert duplicates(items, ["b"]) == "b"
     assert duplicates([*items, {"id": "a"}]) == "a"
+
+
+def test_an_item_reference_needs_an_id():
+    with pytest.raises(InvalidRequest) as exc:
+        input_items([{"role": "user", "content": "q"}, {"type": "item_reference"}], SequentialIds())
+    assert exc.value.param == "input[1].id"

@@ -196,7 +196,10 @@ class ResponsesService:
                 raise InvalidRequest("'previous_response_id' must be a string.", param="previous_response_id")
             chain = await store.chain(tenant, previous)
             if chain is None:
-                raise NotFound(f"Previous response with id '{previous}' not found.", param="previous_response_id")
+                # OpenAI's answer, word for word: a 400 with this code, which clients (Codex, pydantic-ai, ...)
+                # look for to send the whole history again instead.
+                raise InvalidRequest(f"Previous response with id '{previous}' not found.",
+                                     param="previous_response_id", code="previous_response_not_found")
             turns = chain_history((t.input_items, t.output_items) for t in chain)
         elif conversation is not None:
             found = await self._conversation_items(store, tenant, conversation)
