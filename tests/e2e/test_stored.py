@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -526,6 +527,23 @@ def test_incomplete_responses_are_kept_too(client: OpenAI, upstream: ScriptedUps
     client.responses.create(model="m", input="Go on.", previous_response_id=cut["id"])
     assert messages(upstream) == [user("Tell me a story"), {"role": "assistant", "content": "The first half"},
                                   user("Go on.")]
+
+
+def test_a_stream_that_fails_is_kept_failed(client: OpenAI, upstream: ScriptedUpstream, bridge_url: str):
+    """As OpenAI keeps it: status failed, its error, the output that arrived; a JSON answer that fails is an HTTP
+    error, with no response to keep."""
+    upstream.push(s.drop_after(s.text_chunks("Half an ans", finish_reason=None, usage=None)))
+    events = list(client.responses.create(model="m", input="Q", stream=True))
+    assert events[-1].type == "response.failed"
+    failed = events[-1].response.model_dump(mode="json", exclude_unset=True)
+    for _ in range(50):  # kept just after the terminal event
+        found = get(bridge_url, f"/v1/responses/{failed['id']}")
+        if found.status_code == 200:
+            break
+        time.sleep(0.02)
+    assert found.json() == failed
+    assert failed["status"] == "failed" and failed["error"]["code"]
+    assert failed["output"][0]["content"][0]["text"] == "Half an ans"
 
 
 def test_routes_without_v1(client: OpenAI, upstream: ScriptedUpstream, bridge_url: str):

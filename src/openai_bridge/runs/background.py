@@ -41,15 +41,26 @@ async def in_background(run: Run, *, produce: Callable[[Run], Coroutine[Any, Any
 
     watching.add_done_callback(cancelled)
     try:
-        response = await produce(run)
-        if response["status"] in ("failed", "cancelled"):
-            await store.put_response(tenant, StoredResponse(
-                response_id, cast(dict[str, object], response), stored.input_items, stored.previous_response_id))
-        return response
+        return await keeping_failure(run, produce=produce, store=store, tenant=tenant, stored=stored)
     finally:
         watching.cancel()
         with contextlib.suppress(Exception):  # already logged there
             await recording
+
+
+async def keeping_failure(run: Run, *, produce: Callable[[Run], Coroutine[Any, Any, Response]], store: Store,
+                          tenant: str, stored: StoredResponse) -> Response:
+    """Runs `produce` (a stream producer) and stores its response when it failed or was cancelled (a completed
+    or incomplete one the producer stored itself, before its terminal event). After the terminal event: a
+    failure is not acknowledged as kept."""
+    response = await produce(run)
+    if response["status"] in ("failed", "cancelled"):
+        try:
+            await store.put_response(tenant, StoredResponse(
+                stored.id, cast(dict[str, object], response), stored.input_items, stored.previous_response_id))
+        except Exception:
+            log.exception("keeping failed response %s failed", stored.id)
+    return response
 
 
 async def record(events: EventLog[ResponseStreamEvent], store: Store, tenant: str, response_id: str) -> None:

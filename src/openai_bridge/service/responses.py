@@ -23,7 +23,7 @@ import orjson
 from ..errors import BridgeError, InvalidRequest, NotFound, ServerShuttingDown
 from ..ids import now, random_id
 from ..routing import Route, Router
-from ..runs.background import in_background
+from ..runs.background import in_background, keeping_failure
 from ..runs.native import NotNative, answer_native, stream_native
 from ..runs.run import Producer, Run
 from ..runs.via_chat import answer_via_chat, stream_via_chat
@@ -159,12 +159,14 @@ class ResponsesService:
         produce: Producer = partial(stream_via_chat if down.chat.get("stream") else answer_via_chat, machine=machine,
                                     upstream=route.upstream, chat=down.chat, request_id=request_id,
                                     finished=partial(self._finished, machine, turn, tenant))
-        if not background:
-            return produce, streaming, None
-        # Kept before the client hears of it, so that a poll right after the answer finds it.
+        if not background and (turn.kept is None or not streaming):
+            return produce, streaming, None  # (a non-stream failure is an HTTP error: there is no response to keep)
         stored = StoredResponse(machine.response["id"], _copy(machine.response), turn.kept or [],
                                 turn.previous_response_id)
         store = await self.store.get()
+        if not background:  # a stream that fails is kept failed, as OpenAI keeps it
+            return partial(keeping_failure, produce=produce, store=store, tenant=tenant, stored=stored), streaming, None
+        # Kept before the client hears of it, so that a poll right after the answer finds it.
         await store.put_response(tenant, stored)
         return partial(in_background, produce=produce, store=store, tenant=tenant, stored=stored), streaming, \
             stored.response  # type: ignore[return-value]
