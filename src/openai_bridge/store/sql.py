@@ -1,5 +1,5 @@
-"""What the SQL backends (SQLite, Postgres) share: how a response is split into rows and put together again,
-and the bounds of a list page in item positions."""
+"""What the SQL backends (SQLite, Postgres) share: how a response is kept (Postgres: split into rows; SQLite:
+one JSON record) and put together again, and the bounds of a list page in item positions."""
 
 from __future__ import annotations
 
@@ -32,6 +32,17 @@ def joined(response_id: str, body: bytes, previous_id: str | None, items: list[t
     if isinstance(response.get("output"), list):
         response["output"] = [orjson.loads(data) for kind, data in items if kind == OUTPUT]
     return StoredResponse(response_id, response, inputs, previous_id)
+
+
+def record(response: StoredResponse) -> str:
+    """A response as one JSON text, `{"response": ..., "input_items": [...]}`: its output items stay where they
+    are, in the response object (`$.response.output`), its input items are at `$.input_items`."""
+    return orjson.dumps({"response": response.response, "input_items": response.input_items}).decode()
+
+
+def from_record(response_id: str, previous_id: str | None, text: str | bytes) -> StoredResponse:
+    data = orjson.loads(text)
+    return StoredResponse(response_id, data["response"], data["input_items"], previous_id)
 
 
 def bounds(page: PageRequest, position: Callable[[str], int | None]) -> tuple[int | None, int | None] | str:

@@ -37,32 +37,67 @@ from .base import (
     Turn,
     check_items,
     page_of,
+    paginate,
 )
 from .signals import Signals
-from .sql import CONVERSATION, INPUT, OUTPUT, bounds, joined, response_rows
+from .sql import bounds, from_record, record
 from .sqlite_writer import Writer
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS responses (
-    id TEXT PRIMARY KEY, tenant TEXT NOT NULL, previous_id TEXT, body BLOB NOT NULL, stored_at REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS responses_stored_at ON responses (stored_at);
-CREATE TABLE IF NOT EXISTS items (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, owner TEXT NOT NULL, kind TEXT NOT NULL, pos INTEGER NOT NULL,
-    tenant TEXT NOT NULL, item_id TEXT NOT NULL, body BLOB NOT NULL, UNIQUE (owner, kind, pos));
-CREATE INDEX IF NOT EXISTS items_by_id ON items (tenant, item_id);
-CREATE TABLE IF NOT EXISTS conversations (
-    id TEXT PRIMARY KEY, tenant TEXT NOT NULL, created_at INTEGER NOT NULL, metadata BLOB NOT NULL,
-    changed_at REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS conversations_changed_at ON conversations (changed_at);
-CREATE TABLE IF NOT EXISTS runs (
-    tenant TEXT NOT NULL, response_id TEXT NOT NULL, finished INTEGER NOT NULL DEFAULT 0,
-    cancelled INTEGER NOT NULL DEFAULT 0, changed_at REAL NOT NULL, PRIMARY KEY (tenant, response_id));
-CREATE TABLE IF NOT EXISTS run_events (
-    tenant TEXT NOT NULL, response_id TEXT NOT NULL, seq INTEGER NOT NULL, body BLOB NOT NULL,
-    PRIMARY KEY (tenant, response_id, seq));
-CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
-"""
+
+def _items_of(body: str) -> str:
+    """The `(item_id, kind, pos)` of a response record's items that have a string id: its input items ('i'),
+    then its output items ('o'), each in order (the order `items.seq` then numbers them in)."""
+    has_id = "iif(type = 'object', json_type(value, '$.id'), NULL) = 'text'"
+    return (f"SELECT json_extract(value, '$.id') AS item_id, 'i' AS kind, key AS pos "
+            f"FROM json_each({body}, '$.input_items') WHERE {has_id} "
+            f"UNION ALL SELECT json_extract(value, '$.id'), 'o', key "
+            f"FROM json_each({body}, '$.response.output') WHERE typeof(key) = 'integer' AND {has_id}")
+
+
+_ADD_ITEMS = ("INSERT INTO items (tenant, item_id, owner, kind, pos) "
+              f"SELECT NEW.tenant, item_id, NEW.id, kind, pos FROM ({_items_of('NEW.body')});")
+_DROP_ITEMS = (f"DELETE FROM items WHERE tenant = OLD.tenant AND item_id IN (SELECT item_id FROM "
+               f"({_items_of('OLD.body')})) AND owner = OLD.id AND kind IN ('i', 'o');")
+
+# A response is one row: its record (sql.record: the response object with its output, and its input items) as
+# JSON text. So a put is one statement; triggers keep `items`, the index of item ids that `get_item` looks in,
+# and delete what goes with a response (its run's live state). `items` also holds conversations' items
+# (kind 'c', with their JSON), which are rows of their own: a conversation grows by appends.
+SCHEMA = [
+    "CREATE TABLE IF NOT EXISTS responses (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, previous_id TEXT, "
+    "stored_at REAL NOT NULL, body TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS responses_stored_at ON responses (stored_at)",
+    # seq: the order items were stored in (the newest wins in get_item); a rowid, so no AUTOINCREMENT needed.
+    "CREATE TABLE IF NOT EXISTS items (seq INTEGER PRIMARY KEY, tenant TEXT NOT NULL, item_id TEXT NOT NULL, "
+    "owner TEXT NOT NULL, kind TEXT NOT NULL, pos INTEGER NOT NULL, body BLOB)",
+    "CREATE INDEX IF NOT EXISTS items_by_id ON items (tenant, item_id)",
+    "CREATE INDEX IF NOT EXISTS conversation_items ON items (owner, pos) WHERE kind = 'c'",
+    "CREATE TABLE IF NOT EXISTS conversations (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, "
+    "created_at INTEGER NOT NULL, metadata BLOB NOT NULL, changed_at REAL NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS conversations_changed_at ON conversations (changed_at)",
+    "CREATE TABLE IF NOT EXISTS runs (tenant TEXT NOT NULL, response_id TEXT NOT NULL, "
+    "finished INTEGER NOT NULL DEFAULT 0, cancelled INTEGER NOT NULL DEFAULT 0, changed_at REAL NOT NULL, "
+    "PRIMARY KEY (tenant, response_id)) WITHOUT ROWID",
+    # at: when the event was recorded, for the run's changed_at (a trigger keeps it, so an append is one statement).
+    "CREATE TABLE IF NOT EXISTS run_events (tenant TEXT NOT NULL, response_id TEXT NOT NULL, seq INTEGER NOT NULL, "
+    "body BLOB NOT NULL, at REAL NOT NULL, PRIMARY KEY (tenant, response_id, seq)) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
+    f"CREATE TRIGGER IF NOT EXISTS response_added AFTER INSERT ON responses BEGIN {_ADD_ITEMS} END",
+    f"CREATE TRIGGER IF NOT EXISTS response_replaced AFTER UPDATE OF body ON responses BEGIN {_DROP_ITEMS} "
+    f"{_ADD_ITEMS} END",
+    f"CREATE TRIGGER IF NOT EXISTS response_deleted AFTER DELETE ON responses BEGIN {_DROP_ITEMS} "
+    "DELETE FROM runs WHERE tenant = OLD.tenant AND response_id = OLD.id; END",
+    "CREATE TRIGGER IF NOT EXISTS conversation_deleted AFTER DELETE ON conversations BEGIN "
+    "DELETE FROM items WHERE owner = OLD.id AND kind = 'c'; END",
+    "CREATE TRIGGER IF NOT EXISTS run_deleted AFTER DELETE ON runs BEGIN "
+    "DELETE FROM run_events WHERE tenant = OLD.tenant AND response_id = OLD.response_id; END",
+    "CREATE TRIGGER IF NOT EXISTS run_event_added AFTER INSERT ON run_events BEGIN "
+    "INSERT INTO runs (tenant, response_id, changed_at) VALUES (NEW.tenant, NEW.response_id, NEW.at) "
+    "ON CONFLICT (tenant, response_id) DO UPDATE SET changed_at = excluded.changed_at; END",
+]
 VERSION = 1
+# Rows per INSERT of several rows (SQLite takes at most 32766 parameters in one statement).
+CHUNK = 500
 
 Synchronous = Literal["normal", "full"]
 
@@ -116,65 +151,59 @@ class SQLiteStore:
 
     async def put_response(self, tenant: str, response: StoredResponse) -> None:
         check_items(response.input_items)
-        body, rows = response_rows(response)
-        now = self.clock()
+        args = (response.id, tenant, response.previous_response_id, self.clock(), record(response))
 
         def put(conn: sqlite3.Connection) -> None:
-            done = conn.execute(
-                "INSERT INTO responses (id, tenant, previous_id, body, stored_at) VALUES (?, ?, ?, ?, ?) "
-                "ON CONFLICT (id) DO UPDATE SET previous_id = excluded.previous_id, body = excluded.body, "
-                "stored_at = excluded.stored_at WHERE responses.tenant = excluded.tenant",
-                (response.id, tenant, response.previous_response_id, body, now))
-            if done.rowcount == 0:
+            # One statement (the triggers index the items): replaced only when the same tenant owns the id.
+            if conn.execute(
+                    "INSERT INTO responses (id, tenant, previous_id, stored_at, body) VALUES (?, ?, ?, ?, ?) "
+                    "ON CONFLICT (id) DO UPDATE SET previous_id = excluded.previous_id, "
+                    "stored_at = excluded.stored_at, body = excluded.body WHERE responses.tenant = excluded.tenant",
+                    args).rowcount == 0:
                 raise IdTaken(response.id)
-            conn.execute("DELETE FROM items WHERE owner = ? AND kind IN (?, ?)", (response.id, INPUT, OUTPUT))
-            conn.executemany("INSERT INTO items (owner, kind, pos, tenant, item_id, body) VALUES (?, ?, ?, ?, ?, ?)",
-                             [(response.id, kind, pos, tenant, item_id, data) for kind, pos, item_id, data in rows])
 
-        await self._writer(put)
+        await self._writer(put, single=True)
 
     async def get_response(self, tenant: str, response_id: str) -> StoredResponse | None:
-        turns = await self._read(lambda conn: _responses(conn, tenant, [response_id]))
-        return turns[0] if turns else None
+        row = await self._read(lambda conn: conn.execute(
+            "SELECT previous_id, body FROM responses WHERE id = ? AND tenant = ?", (response_id, tenant)).fetchone())
+        return None if row is None else from_record(response_id, row[0], row[1])
 
     async def delete_response(self, tenant: str, response_id: str) -> bool:
-        def delete(conn: sqlite3.Connection) -> bool:
-            if conn.execute("DELETE FROM responses WHERE id = ? AND tenant = ?", (response_id, tenant)).rowcount == 0:
-                return False
-            conn.execute("DELETE FROM items WHERE owner = ? AND kind IN (?, ?)", (response_id, INPUT, OUTPUT))
-            _delete_run(conn, tenant, response_id)
-            return True
-
-        return await self._writer(delete)
+        return await self._writer(lambda conn: conn.execute(
+            "DELETE FROM responses WHERE id = ? AND tenant = ?", (response_id, tenant)).rowcount > 0, single=True)
 
     async def list_input_items(self, tenant: str, response_id: str, page: PageRequest) -> Page | None:
-        def list_(conn: sqlite3.Connection) -> Page | None:
-            if conn.execute("SELECT 1 FROM responses WHERE id = ? AND tenant = ?", (response_id, tenant)).fetchone():
-                return _page(conn, response_id, INPUT, page)
-            return None
-
-        return await self._read(list_)
+        found = await self.get_response(tenant, response_id)
+        return None if found is None else paginate(found.input_items, page)
 
     async def get_item(self, tenant: str, item_id: str) -> JSONObject | None:
         row = await self._read(lambda conn: conn.execute(
-            "SELECT body FROM items WHERE tenant = ? AND item_id = ? ORDER BY seq DESC LIMIT 1",
+            "SELECT iif(i.kind = 'c', i.body, json_extract(r.body, iif(i.kind = 'i', '$.input_items[', "
+            "'$.response.output[') || i.pos || ']')) FROM items i LEFT JOIN responses r ON r.id = i.owner "
+            "AND i.kind IN ('i', 'o') WHERE i.tenant = ? AND i.item_id = ? ORDER BY i.seq DESC LIMIT 1",
             (tenant, item_id)).fetchone())
-        return None if row is None else orjson.loads(row[0])
+        return None if row is None or row[0] is None else orjson.loads(row[0])
 
     async def chain(self, tenant: str, response_id: str) -> list[Turn] | None:
-        def chain(conn: sqlite3.Connection) -> list[StoredResponse]:
-            ids = [row[0] for row in conn.execute(
+        def chain(conn: sqlite3.Connection) -> list[tuple[str, str | None, str]]:
+            return conn.execute(
                 "WITH RECURSIVE chain (id, previous_id, depth) AS ("
                 " SELECT id, previous_id, 0 FROM responses WHERE id = ? AND tenant = ?"
                 " UNION ALL SELECT r.id, r.previous_id, c.depth + 1 FROM responses r JOIN chain c"
                 " ON r.id = c.previous_id WHERE r.tenant = ? AND c.depth + 1 < ?)"
-                " SELECT id FROM chain ORDER BY depth DESC", (response_id, tenant, tenant, MAX_CHAIN))]
-            return _responses(conn, tenant, list(dict.fromkeys(ids)))
+                " SELECT c.id, c.previous_id, r.body FROM chain c JOIN responses r ON r.id = c.id"
+                " ORDER BY c.depth DESC", (response_id, tenant, tenant, MAX_CHAIN)).fetchall()
 
-        found = await self._read(chain)
-        if not found:
+        rows = await self._read(chain)
+        if not rows:
             return None
-        return [Turn(r.id, r.previous_response_id, r.instructions, r.input_items, r.output_items) for r in found]
+        turns: dict[str, Turn] = {}
+        for rid, previous_id, body in rows:  # oldest first; a cycle repeats ids: the oldest place counts
+            if rid not in turns:
+                r = from_record(rid, previous_id, body)
+                turns[rid] = Turn(r.id, r.previous_response_id, r.instructions, r.input_items, r.output_items)
+        return list(turns.values())
 
     # Conversations.
 
@@ -182,6 +211,7 @@ class SQLiteStore:
                                   items: Sequence[JSONObject] = ()) -> None:
         check_items(items)
         now = self.clock()
+        rows = _conversation_rows(tenant, conversation.id, items, 0)
 
         def create(conn: sqlite3.Connection) -> None:
             try:
@@ -190,9 +220,9 @@ class SQLiteStore:
                                                         orjson.dumps(conversation.metadata), now))
             except sqlite3.IntegrityError:
                 raise IdTaken(conversation.id) from None
-            _append(conn, tenant, conversation.id, items, 0)
+            _insert_items(conn, rows)
 
-        await self._writer(create)
+        await self._writer(create, single=not rows)
 
     async def get_conversation(self, tenant: str, conversation_id: str) -> Conversation | None:
         row = await self._read(lambda conn: conn.execute(
@@ -211,23 +241,18 @@ class SQLiteStore:
                 (orjson.dumps(metadata), now, conversation_id, tenant)).fetchone()
             return None if row is None else Conversation(conversation_id, row[0], dict(metadata))
 
-        return await self._writer(update)
+        return await self._writer(update, single=True)
 
     async def delete_conversation(self, tenant: str, conversation_id: str) -> bool:
-        def delete(conn: sqlite3.Connection) -> bool:
-            if conn.execute("DELETE FROM conversations WHERE id = ? AND tenant = ?",
-                            (conversation_id, tenant)).rowcount == 0:
-                return False
-            conn.execute("DELETE FROM items WHERE owner = ? AND kind = ?", (conversation_id, CONVERSATION))
-            return True
-
-        return await self._writer(delete)
+        return await self._writer(lambda conn: conn.execute(
+            "DELETE FROM conversations WHERE id = ? AND tenant = ?", (conversation_id, tenant)).rowcount > 0,
+            single=True)
 
     async def list_conversation_items(self, tenant: str, conversation_id: str, page: PageRequest) -> Page | None:
         def list_(conn: sqlite3.Connection) -> Page | None:
             if conn.execute("SELECT 1 FROM conversations WHERE id = ? AND tenant = ?",
                             (conversation_id, tenant)).fetchone():
-                return _page(conn, conversation_id, CONVERSATION, page)
+                return _page(conn, conversation_id, page)
             return None
 
         return await self._read(list_)
@@ -241,18 +266,17 @@ class SQLiteStore:
             if conn.execute("UPDATE conversations SET changed_at = ? WHERE id = ? AND tenant = ?",
                             (now, conversation_id, tenant)).rowcount == 0:
                 return False
-            (last,) = conn.execute("SELECT max(pos) FROM items WHERE owner = ? AND kind = ?",
-                                   (conversation_id, CONVERSATION)).fetchone()
-            _append(conn, tenant, conversation_id, items, 0 if last is None else last + 1)
+            (last,) = conn.execute("SELECT max(pos) FROM items WHERE owner = ? AND kind = 'c'",
+                                   (conversation_id,)).fetchone()
+            _insert_items(conn, _conversation_rows(tenant, conversation_id, items, 0 if last is None else last + 1))
             return True
 
         return await self._writer(append)
 
     async def get_conversation_item(self, tenant: str, conversation_id: str, item_id: str) -> JSONObject | None:
         row = await self._read(lambda conn: conn.execute(
-            "SELECT i.body FROM items i JOIN conversations c ON c.id = i.owner AND c.tenant = i.tenant "
-            "WHERE i.owner = ? AND i.kind = ? AND i.tenant = ? AND i.item_id = ? ORDER BY i.pos LIMIT 1",
-            (conversation_id, CONVERSATION, tenant, item_id)).fetchone())
+            "SELECT body FROM items WHERE owner = ? AND kind = 'c' AND tenant = ? AND item_id = ? ORDER BY pos "
+            "LIMIT 1", (conversation_id, tenant, item_id)).fetchone())
         return None if row is None else orjson.loads(row[0])
 
     async def delete_conversation_item(self, tenant: str, conversation_id: str, item_id: str) -> bool:
@@ -263,8 +287,8 @@ class SQLiteStore:
                             (now, conversation_id, tenant)).rowcount == 0:
                 return False
             return conn.execute(
-                "DELETE FROM items WHERE seq = (SELECT seq FROM items WHERE owner = ? AND kind = ? AND item_id = ? "
-                "ORDER BY pos LIMIT 1)", (conversation_id, CONVERSATION, item_id)).rowcount > 0
+                "DELETE FROM items WHERE seq = (SELECT seq FROM items WHERE owner = ? AND kind = 'c' AND item_id = ? "
+                "ORDER BY pos LIMIT 1)", (conversation_id, item_id)).rowcount > 0
 
         return await self._writer(delete)
 
@@ -272,45 +296,34 @@ class SQLiteStore:
         cutoff = self.clock() - ttl
 
         def expire(conn: sqlite3.Connection) -> int:
-            gone = 0
-            for (response_id, tenant) in conn.execute(
-                    "DELETE FROM responses WHERE stored_at < ? RETURNING id, tenant", (cutoff,)).fetchall():
-                conn.execute("DELETE FROM items WHERE owner = ? AND kind IN (?, ?)", (response_id, INPUT, OUTPUT))
-                _delete_run(conn, tenant, response_id)
-                gone += 1
-            for (conversation_id,) in conn.execute(
-                    "DELETE FROM conversations WHERE changed_at < ? RETURNING id", (cutoff,)).fetchall():
-                conn.execute("DELETE FROM items WHERE owner = ? AND kind = ?", (conversation_id, CONVERSATION))
-                gone += 1
-            for (tenant, response_id) in conn.execute(
-                    "SELECT tenant, response_id FROM runs WHERE changed_at < ?", (cutoff,)).fetchall():
-                _delete_run(conn, tenant, response_id)
+            # Triggers delete the items of what goes, and a response's run with its events.
+            gone = conn.execute("DELETE FROM responses WHERE stored_at < ?", (cutoff,)).rowcount
+            gone += conn.execute("DELETE FROM conversations WHERE changed_at < ?", (cutoff,)).rowcount
+            conn.execute("DELETE FROM runs WHERE changed_at < ?", (cutoff,))
             return gone
 
         return await self._writer(expire)
 
     # Live state of runs.
 
-    def _touch_run(self, conn: sqlite3.Connection, tenant: str, response_id: str, now: float, column: str = "") -> None:
-        flag = f", {column} = 1" if column else ""
-        conn.execute(f"INSERT INTO runs (tenant, response_id, changed_at{', ' + column if column else ''}) "
-                     f"VALUES (?, ?, ?{', 1' if column else ''}) ON CONFLICT (tenant, response_id) "
-                     f"DO UPDATE SET changed_at = excluded.changed_at{flag}", (tenant, response_id, now))
-
     async def append_events(self, tenant: str, response_id: str, events: Sequence[tuple[int, bytes]]) -> None:
         now = self.clock()
-
-        def append(conn: sqlite3.Connection) -> None:
-            self._touch_run(conn, tenant, response_id, now)
-            conn.executemany("INSERT INTO run_events (tenant, response_id, seq, body) VALUES (?, ?, ?, ?)",
-                             [(tenant, response_id, n, bytes(data)) for n, data in events])
-
-        await self._writer(append)
+        rows = [(tenant, response_id, int(n), bytes(data), now) for n, data in events]
+        if rows:
+            # One statement per CHUNK events (a trigger touches the run's row): usually one in all.
+            await self._writer(lambda conn: _insert(conn, "run_events (tenant, response_id, seq, body, at)", rows),
+                               single=len(rows) <= CHUNK)
         self._signals.notify(f"events {tenant} {response_id}")
 
+    async def _flag_run(self, tenant: str, response_id: str, column: Literal["finished", "cancelled"]) -> None:
+        args = (tenant, response_id, self.clock())
+        await self._writer(lambda conn: conn.execute(
+            f"INSERT INTO runs (tenant, response_id, changed_at, {column}) VALUES (?, ?, ?, 1) "
+            f"ON CONFLICT (tenant, response_id) DO UPDATE SET changed_at = excluded.changed_at, {column} = 1",
+            args), single=True)
+
     async def finish_events(self, tenant: str, response_id: str) -> None:
-        now = self.clock()
-        await self._writer(lambda conn: self._touch_run(conn, tenant, response_id, now, "finished"))
+        await self._flag_run(tenant, response_id, "finished")
         self._signals.notify(f"events {tenant} {response_id}")
 
     async def read_events(self, tenant: str, response_id: str, after: int = -1, *, wait: float = 0) -> Events:
@@ -331,8 +344,7 @@ class SQLiteStore:
             await self._signals.wait(f"events {tenant} {response_id}", min(left, self.poll))
 
     async def cancel(self, tenant: str, response_id: str) -> None:
-        now = self.clock()
-        await self._writer(lambda conn: self._touch_run(conn, tenant, response_id, now, "cancelled"))
+        await self._flag_run(tenant, response_id, "cancelled")
         self._signals.notify(f"cancel {tenant} {response_id}")
 
     async def is_cancelled(self, tenant: str, response_id: str) -> bool:
@@ -347,32 +359,17 @@ class SQLiteStore:
 
 def _create_schema(conn: sqlite3.Connection) -> None:
     # Statement by statement: executescript() would commit the writer's transaction first.
-    for statement in SCHEMA.split(";"):
-        if statement.strip():
-            conn.execute(statement)
+    for statement in SCHEMA:
+        conn.execute(statement)
     if conn.execute("SELECT count(*) FROM schema_version").fetchone()[0] == 0:
         conn.execute("INSERT INTO schema_version (version) VALUES (?)", (VERSION,))
 
 
-def _responses(conn: sqlite3.Connection, tenant: str, ids: list[str]) -> list[StoredResponse]:
-    """The responses with these ids (of this tenant), in the order of `ids`."""
-    if not ids:
-        return []
-    marks = ", ".join("?" * len(ids))
-    rows = {row[0]: row for row in conn.execute(
-        f"SELECT id, body, previous_id FROM responses WHERE tenant = ? AND id IN ({marks})", (tenant, *ids))}
-    items: dict[str, list[tuple[str, bytes]]] = {}
-    for owner, kind, data in conn.execute(
-            f"SELECT owner, kind, body FROM items WHERE tenant = ? AND kind IN (?, ?) AND owner IN ({marks}) "
-            "ORDER BY owner, kind, pos", (tenant, INPUT, OUTPUT, *ids)):
-        items.setdefault(owner, []).append((kind, data))
-    return [joined(i, rows[i][1], rows[i][2], items.get(i, [])) for i in ids if i in rows]
-
-
-def _page(conn: sqlite3.Connection, owner: str, kind: str, page: PageRequest) -> Page:
+def _page(conn: sqlite3.Connection, conversation_id: str, page: PageRequest) -> Page:
+    # `kind = 'c'` written out, never bound: so SQLite sees that the partial index `conversation_items` applies.
     def position(item_id: str) -> int | None:
-        row = conn.execute("SELECT pos FROM items WHERE owner = ? AND kind = ? AND item_id = ? ORDER BY pos LIMIT 1",
-                           (owner, kind, item_id)).fetchone()
+        row = conn.execute("SELECT pos FROM items WHERE owner = ? AND kind = 'c' AND item_id = ? ORDER BY pos LIMIT 1",
+                           (conversation_id, item_id)).fetchone()
         return None if row is None else int(row[0])
 
     limits = bounds(page, position)
@@ -380,8 +377,8 @@ def _page(conn: sqlite3.Connection, owner: str, kind: str, page: PageRequest) ->
         cursor = page.after if limits == "after" else page.before
         raise InvalidRequest(f"No item with id '{cursor}' in this list.", param=limits)
     low, high = limits
-    sql = "SELECT body FROM items WHERE owner = ? AND kind = ?"
-    args: list[object] = [owner, kind]
+    sql = "SELECT body FROM items WHERE owner = ? AND kind = 'c'"
+    args: list[object] = [conversation_id]
     if low is not None:
         sql += " AND pos > ?"
         args.append(low)
@@ -393,13 +390,20 @@ def _page(conn: sqlite3.Connection, owner: str, kind: str, page: PageRequest) ->
     return page_of([orjson.loads(row[0]) for row in conn.execute(sql, args)], page.limit)
 
 
-def _append(conn: sqlite3.Connection, tenant: str, conversation_id: str, items: Sequence[JSONObject],
-            start: int) -> None:
-    conn.executemany("INSERT INTO items (owner, kind, pos, tenant, item_id, body) VALUES (?, ?, ?, ?, ?, ?)",
-                     [(conversation_id, CONVERSATION, start + n, tenant, str(item["id"]), orjson.dumps(item))
-                      for n, item in enumerate(items)])
+def _conversation_rows(tenant: str, conversation_id: str, items: Sequence[JSONObject],
+                       start: int) -> list[tuple[object, ...]]:
+    return [(tenant, str(item["id"]), conversation_id, "c", start + n, orjson.dumps(item))
+            for n, item in enumerate(items)]
 
 
-def _delete_run(conn: sqlite3.Connection, tenant: str, response_id: str) -> None:
-    conn.execute("DELETE FROM runs WHERE tenant = ? AND response_id = ?", (tenant, response_id))
-    conn.execute("DELETE FROM run_events WHERE tenant = ? AND response_id = ?", (tenant, response_id))
+def _insert_items(conn: sqlite3.Connection, rows: list[tuple[object, ...]]) -> None:
+    _insert(conn, "items (tenant, item_id, owner, kind, pos, body)", rows)
+
+
+def _insert(conn: sqlite3.Connection, into: str, rows: Sequence[tuple[object, ...]]) -> None:
+    """Rows inserted with one statement per CHUNK of them (not one per row, as executemany would)."""
+    for n in range(0, len(rows), CHUNK):
+        chunk = rows[n:n + CHUNK]
+        marks = "(" + ", ".join("?" * len(chunk[0])) + ")"
+        conn.execute(f"INSERT INTO {into} VALUES {', '.join([marks] * len(chunk))}",
+                     [value for row in chunk for value in row])
