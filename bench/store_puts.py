@@ -192,8 +192,8 @@ class Traced(SQLiteStore):
     statements = 0
     _last = ""
 
-    def _connect(self) -> sqlite3.Connection:
-        conn = super()._connect()
+    def _connect(self, timeout: float = 30) -> sqlite3.Connection:
+        conn = super()._connect(timeout)
         conn.set_trace_callback(self._trace)
         return conn
 
