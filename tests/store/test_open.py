@@ -98,3 +98,17 @@ def test_keep_expiring_deletes_old_objects():
         task.cancel()
 
     asyncio.run(asyncio.wait_for(go(), 10))
+
+
+def test_a_store_of_another_schema_version_is_refused_naming_the_file(tmp_path: Path):
+    import sqlite3
+
+    from openai_bridge.store.sqlite import StoreSchemaError
+
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        conn.execute("INSERT INTO schema_version VALUES (1)")
+    conn.close()
+    with pytest.raises(StoreSchemaError, match=f"{path}.*schema version 1"):
+        asyncio.run(SQLiteStore.open(path))

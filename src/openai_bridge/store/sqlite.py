@@ -100,7 +100,12 @@ SCHEMA = [
     "INSERT INTO runs (tenant, response_id, changed_at) VALUES (NEW.tenant, NEW.response_id, NEW.at) "
     "ON CONFLICT (tenant, response_id) DO UPDATE SET changed_at = excluded.changed_at; END",
 ]
-VERSION = 1
+# 2: responses as one JSON record, items indexed by triggers (1: a development version with item rows).
+VERSION = 2
+
+
+class StoreSchemaError(RuntimeError):
+    """The file holds a store of another schema version than this bridge's."""
 # Rows per INSERT of several rows (SQLite takes at most 32766 parameters in one statement).
 CHUNK = 500
 
@@ -126,8 +131,12 @@ class SQLiteStore:
         """A store on `path` (made, with its directory, if missing), its schema created."""
         store = cls(path, **options)  # type: ignore[arg-type]
         await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
-        await store._writer(_create_schema)
-        await asyncio.to_thread(store._writer.open_inline)
+        try:
+            await store._writer(_create_schema)
+            await asyncio.to_thread(store._writer.open_inline)
+        except BaseException:
+            await store.close()
+            raise
         return store
 
     def _connect(self, timeout: float = 30) -> sqlite3.Connection:
@@ -375,8 +384,13 @@ def _create_schema(conn: sqlite3.Connection) -> None:
     # Statement by statement: executescript() would commit the writer's transaction first.
     for statement in SCHEMA:
         conn.execute(statement)
-    if conn.execute("SELECT count(*) FROM schema_version").fetchone()[0] == 0:
+    found = conn.execute("SELECT max(version) FROM schema_version").fetchone()[0]
+    if found is None:
         conn.execute("INSERT INTO schema_version (version) VALUES (?)", (VERSION,))
+    elif found != VERSION:
+        raise StoreSchemaError(f"the store {conn.execute('PRAGMA database_list').fetchone()[2]} has schema version "
+                               f"{found}, and this bridge knows version {VERSION} only (version 1 was a development "
+                               "version, never released): move the file away, or set BRIDGE_STORE to another one")
 
 
 def _page(conn: sqlite3.Connection, conversation_id: str, page: PageRequest) -> Page:
