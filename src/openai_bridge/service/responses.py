@@ -161,12 +161,14 @@ class ResponsesService:
                                     finished=partial(self._finished, machine, turn, tenant))
         if not background and (turn.kept is None or not streaming):
             return produce, streaming, None  # (a non-stream failure is an HTTP error: there is no response to keep)
-        stored = StoredResponse(machine.response["id"], _copy(machine.response), turn.kept or [],
-                                turn.previous_response_id)
+        kept = StoredResponse(machine.response["id"], cast(dict[str, object], machine.response), turn.kept or [],
+                              turn.previous_response_id)
         store = await self.store.get()
         if not background:  # a stream that fails is kept failed, as OpenAI keeps it
-            return partial(keeping_failure, produce=produce, store=store, tenant=tenant, stored=stored), streaming, None
-        # Kept before the client hears of it, so that a poll right after the answer finds it.
+            return partial(keeping_failure, produce=produce, store=store, tenant=tenant, stored=kept), streaming, None
+        # Kept before the client hears of it, so that a poll right after the answer finds it: as it is now (the
+        # machine goes on changing its own object).
+        stored = replace(kept, response=_copy(machine.response))
         await store.put_response(tenant, stored)
         return partial(in_background, produce=produce, store=store, tenant=tenant, stored=stored), streaming, \
             stored.response  # type: ignore[return-value]
