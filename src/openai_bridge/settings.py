@@ -272,8 +272,9 @@ SOURCES: tuple[_Source, ...] = (
             shown_default="empty"),
     _Source("BRIDGE_CONTEXT_WINDOW", None, ("translate", "context_window"), "an integer number of tokens, 0 or more",
             "the model's context window: with truncation: \"auto\", the oldest turns of a history rebuilt from "
-            "previous_response_id or a conversation are dropped to fit it (0: not known, nothing is dropped); "
-            "set it per model in the config file"),
+            "previous_response_id or a conversation are dropped to fit it (0: the window the upstream's model "
+            "list reports, as vLLM's max_model_len, where it does; else nothing is dropped); set it per model in "
+            "the config file"),
     _Source("BRIDGE_MAX_BODY_MB", None, ("limits", "max_body_mb"), "an integer number of megabytes from 1 to 4096",
             "the largest request body, as sent and once decompressed (413 above it)"),
     _Source("BRIDGE_MAX_JSON_DEPTH", None, ("limits", "max_json_depth"), "an integer from 8 to 512",

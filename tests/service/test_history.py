@@ -15,15 +15,20 @@ from openai_bridge.store.open import StoreSlot
 from openai_bridge.testing import FakeUpstream, answer
 from openai_bridge.translate import Options
 from openai_bridge.translate.history import conversation_turns
+from openai_bridge.upstream.context import reported_window
 from openai_bridge.vault import ReasoningVault
+from openai_bridge.wire.models import ModelList
 
 LONG = "x" * 3000  # ~1000 tokens by the bridge's estimate
 
 
-def chat_of_third_turn(context_window: int, truncation: str | None) -> list[dict[str, Any]]:
+def chat_of_third_turn(context_window: int, truncation: str | None,
+                       up: FakeUpstream | None = None) -> list[dict[str, Any]]:
     """Three turns chained by previous_response_id, each with a long question; the third turn's chat messages."""
-    up = FakeUpstream().push(answer("a1"), answer("a2"), answer("a3"))
-    config = Settings(default_model="m", upstream_mode="chat", translate=Options(context_window=context_window))
+    up = up or FakeUpstream()
+    up.push(answer("a1"), answer("a2"), answer("a3"))
+    config = Settings(default_model="scripted-model", upstream_mode="chat",
+                      translate=Options(context_window=context_window))
     service = ResponsesService(config, Router(config, {DEFAULT: up}), vault=ReasoningVault(b"k"),
                                store=StoreSlot(config, MemoryStore()), new_id=SequentialIds(), clock=lambda: 1)
 
@@ -76,3 +81,29 @@ def test_a_conversation_is_cut_into_turns_at_user_messages():
              {"type": "message", "role": "assistant", "content": "a1"},
              {"type": "message", "role": "user", "content": "q2"}]
     assert [len(t) for t in conversation_turns(items)] == [1, 4, 1]
+
+
+class Reporting(FakeUpstream):
+    """An upstream whose model list reports the model's context window, as vLLM's does (`max_model_len`)."""
+
+    def __init__(self, window: int) -> None:
+        super().__init__()
+        self.window = window
+
+    async def models(self) -> ModelList:
+        listed = await super().models()
+        return {**listed, "data": [{**m, "max_model_len": self.window} for m in listed["data"]]}
+
+
+def test_truncation_auto_uses_the_window_the_upstream_reports_when_none_is_configured():
+    up = Reporting(2800)
+    assert contents(chat_of_third_turn(0, "auto", up)) == ["system:be", "user:q2", "assistant:a2", "user:q3"]
+    # Asked once (turns 2 and 3 both needed it), and only for requests that have a history to cut.
+    assert [name for name, _ in up.calls].count("models") == 1
+
+
+def test_reported_window_fields():
+    listed = {"object": "list", "data": [
+        {"id": "a", "max_model_len": 8192}, {"id": "b", "context_window": 131072}, {"id": "c", "context_length": 4096},
+        {"id": "d", "meta": {"n_ctx_train": 32768}}, {"id": "e", "max_model_len": True}]}
+    assert [reported_window(listed, m) for m in "abcdef"] == [8192, 131072, 4096, None, None, None]  # type: ignore[arg-type]

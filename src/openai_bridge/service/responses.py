@@ -43,6 +43,7 @@ from ..translate.history import (
     resolved,
 )
 from ..translate.model import requested_model
+from ..upstream.context import ContextWindows
 from ..vault import ReasoningVault
 from ..wire.responses import Response, ResponsesRequest
 
@@ -63,6 +64,8 @@ class ResponsesService:
         # prompt): their streams are split from the start from then on.
         self.closing_think_models: set[str] = set()
         self.runs: set[Run] = set()  # those under way
+        # What upstreams report of their models' context windows (for truncation: auto without a configured one).
+        self.context_windows = ContextWindows(settings.detect_ttl)
         self.shut = False
 
     async def create(self, request: Mapping[str, object], request_id: str = "-", *, client_key: str | None = None,
@@ -143,7 +146,11 @@ class ResponsesService:
         whether the client gets a stream, and for a background response the object it gets at once."""
         background = self._background(request)
         opts = route.options
-        turn = await self._turn(request, tenant, opts.context_window)
+        window = opts.context_window
+        if not window and request.get("truncation") == "auto" and (
+                request.get("previous_response_id") is not None or request.get("conversation") is not None):
+            window = await self.context_windows.get(route.name, route.model, route.upstream) or 0
+        turn = await self._turn(request, tenant, window)
         # A background run always streams from the upstream: its events are recorded, whatever the client reads.
         down = to_chat_request({**turn.request, "stream": True} if background else turn.request,
                                default_model=self.settings.default_model, options=opts, unseal=self.vault.open)
