@@ -233,3 +233,33 @@ def test_responses_mode_keeps_repairing_defective_streams(name: str):
             assert [e.sequence_number for e in events] == list(range(len(events)))
             assert events[-1].type in ("response.completed", "response.incomplete")
         assert paths(upstream) == [RESPONSES, RESPONSES]
+
+
+# ---- state the bridge keeps, in front of a native upstream --------------------------------------------------
+
+
+def test_auto_a_conversation_or_chain_the_bridge_keeps_goes_through_chat_even_to_a_native_upstream():
+    """The upstream serves /responses well (learned), but would not know the bridge's own conversation or
+    response ids: requests continuing them go through chat, where the history is rebuilt; others stay native."""
+    with bridge("auto") as (client, upstream):
+        upstream.push_responses(s.json(WELL_FORMED_JSON))
+        assert client.responses.create(model="my-model", input="Hi").output_text == "Hello, world!"
+        assert paths(upstream) == [RESPONSES]  # learned: native
+
+        conversation = client.conversations.create(items=[{"type": "message", "role": "user", "content": "Earlier"}])
+        upstream.push(s.answer("Through chat"))
+        turn = client.responses.create(model="my-model", input="Now", conversation=conversation.id)
+        assert turn.output_text == "Through chat" and paths(upstream)[-1] == CHAT
+        assert [m["content"] for m in upstream.last.body["messages"]] == ["Earlier", "Now"]
+        listed = [i.content[0].text for i in client.conversations.items.list(conversation.id, order="asc")]
+        assert listed == ["Earlier", "Now", "Through chat"]
+
+        upstream.push(s.answer("Chained"))
+        chained = client.responses.create(model="my-model", input="And then?", previous_response_id=turn.id)
+        assert chained.output_text == "Chained" and paths(upstream)[-1] == CHAT
+
+        # An id the bridge does not keep is the upstream's to know.
+        upstream.push_responses(s.json(WELL_FORMED_JSON))
+        client.responses.create(model="my-model", input="Hi", previous_response_id="resp_the_upstreams_own")
+        assert paths(upstream)[-1] == RESPONSES
+        assert upstream.requests[-1].body["previous_response_id"] == "resp_the_upstreams_own"

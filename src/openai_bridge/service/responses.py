@@ -82,7 +82,8 @@ class ResponsesService:
         # only `responses` mode hands it to the upstream.
         native = route.mode == "responses" or (
             route.mode == "auto" and not request.get("background")
-            and self.router.verdicts.native(route.name, route.model) is not False)
+            and self.router.verdicts.native(route.name, route.model) is not False
+            and not await self._holds(request, tenant))
         if native:
             produce = self._native(request, route, model, request_id, tenant)
             streaming = bool(request.get("stream"))
@@ -93,6 +94,23 @@ class ResponsesService:
         self.runs.add(run)
         run.task.add_done_callback(lambda _: self.runs.discard(run))
         return run
+
+    async def _holds(self, request: Mapping[str, object], tenant: str) -> bool:
+        """Whether the request continues a chain or a conversation the bridge keeps (for this tenant): in `auto`
+        mode it then goes through chat, where that history is rebuilt, even to an upstream that serves
+        `/responses` (which would not know the id). One the bridge does not know may be the upstream's own."""
+        previous = request.get("previous_response_id")
+        conversation = request.get("conversation")
+        if previous is None and conversation is None:
+            return False
+        store = await self.store.get()
+        if isinstance(previous, str) and await store.get_response(tenant, previous) is not None:
+            return True
+        try:
+            conversation_id = _conversation_id(conversation)
+        except InvalidRequest:
+            return False  # the chat path refuses it, or the upstream does
+        return conversation_id is not None and await store.get_conversation(tenant, conversation_id) is not None
 
     def _native(self, request: Mapping[str, object], route: Route, model: str, request_id: str,
                 tenant: str) -> Producer:
