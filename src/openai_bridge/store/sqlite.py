@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Literal
 
 import orjson
+import zstandard
 
 from ..errors import InvalidRequest
 from .base import (
@@ -46,29 +47,22 @@ from .signals import Signals
 from .sql import bounds, from_record, record
 from .sqlite_writer import Writer
 
-
-def _items_of(body: str) -> str:
-    """The `(item_id, kind, pos)` of a response record's items that have a string id: its input items ('i'),
-    then its output items ('o'), each in order (the order `items.seq` then numbers them in)."""
-    has_id = "iif(type = 'object', json_type(value, '$.id'), NULL) = 'text'"
-    return (f"SELECT json_extract(value, '$.id') AS item_id, 'i' AS kind, key AS pos "
-            f"FROM json_each({body}, '$.input_items') WHERE {has_id} "
-            f"UNION ALL SELECT json_extract(value, '$.id'), 'o', key "
-            f"FROM json_each({body}, '$.response.output') WHERE typeof(key) = 'integer' AND {has_id}")
-
-
-_ADD_ITEMS = ("INSERT INTO items (tenant, item_id, owner, kind, pos) "
-              f"SELECT NEW.tenant, item_id, NEW.id, kind, pos FROM ({_items_of('NEW.body')});")
-_DROP_ITEMS = (f"DELETE FROM items WHERE tenant = OLD.tenant AND item_id IN (SELECT item_id FROM "
-               f"({_items_of('OLD.body')})) AND owner = OLD.id AND kind IN ('i', 'o');")
+# The `[item_id, kind, pos]` of a response's items that have a string id: its input items ('i'), then its output
+# items ('o'), each in order (the order `items.seq` then numbers them in); kept beside the compressed record, so
+# that the triggers index them without reading it.
+_ADD_ITEMS = ("INSERT INTO items (tenant, item_id, owner, kind, pos) SELECT NEW.tenant, value ->> 0, NEW.id, "
+              "value ->> 1, value ->> 2 FROM json_each(NEW.item_ids);")
+_DROP_ITEMS = ("DELETE FROM items WHERE item_id IN (SELECT value ->> 0 FROM json_each(OLD.item_ids)) "
+               "AND owner = OLD.id AND kind IN ('i', 'o');")
 
 # A response is one row: its record (sql.record: the response object with its output, and its input items) as
-# JSON text. So a put is one statement; triggers keep `items`, the index of item ids that `get_item` looks in,
+# JSON, zstd-compressed (a few KB become one or two: the row fits its leaf page, and a commit writes fewer pages),
+# and its item ids. So a put is one statement; triggers keep `items`, the index of item ids that `get_item` looks in,
 # and delete what goes with a response (its run's live state). `items` also holds conversations' items
 # (kind 'c', with their JSON), which are rows of their own: a conversation grows by appends.
 SCHEMA = [
     "CREATE TABLE IF NOT EXISTS responses (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, previous_id TEXT, "
-    "stored_at REAL NOT NULL, body TEXT NOT NULL)",
+    "stored_at REAL NOT NULL, item_ids TEXT NOT NULL, body BLOB NOT NULL)",
     # No index on stored_at: `expire` scans the table once an hour, and a put touches one B-tree less (each
     # B-tree a commit touches is a page more to write: measured 122 -> 72 us a put).
     # seq: the order items were stored in (the newest wins in get_item); a rowid, so no AUTOINCREMENT needed.
@@ -88,7 +82,7 @@ SCHEMA = [
     "body BLOB NOT NULL, at REAL NOT NULL, PRIMARY KEY (tenant, response_id, seq)) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
     f"CREATE TRIGGER IF NOT EXISTS response_added AFTER INSERT ON responses BEGIN {_ADD_ITEMS} END",
-    f"CREATE TRIGGER IF NOT EXISTS response_replaced AFTER UPDATE OF body ON responses BEGIN {_DROP_ITEMS} "
+    f"CREATE TRIGGER IF NOT EXISTS response_replaced AFTER UPDATE OF item_ids ON responses BEGIN {_DROP_ITEMS} "
     f"{_ADD_ITEMS} END",
     f"CREATE TRIGGER IF NOT EXISTS response_deleted AFTER DELETE ON responses BEGIN {_DROP_ITEMS} "
     "DELETE FROM runs WHERE tenant = OLD.tenant AND response_id = OLD.id; END",
@@ -100,8 +94,9 @@ SCHEMA = [
     "INSERT INTO runs (tenant, response_id, changed_at) VALUES (NEW.tenant, NEW.response_id, NEW.at) "
     "ON CONFLICT (tenant, response_id) DO UPDATE SET changed_at = excluded.changed_at; END",
 ]
-# 2: responses as one JSON record, items indexed by triggers (1: a development version with item rows).
-VERSION = 2
+# 3: a response's record compressed, its item ids beside it (2: the record as JSON text; 1: item rows).
+# 1 and 2 were development versions, never released.
+VERSION = 3
 
 
 class StoreSchemaError(RuntimeError):
@@ -125,6 +120,7 @@ class SQLiteStore:
         self._local = threading.local()
         self._reader_conns: list[sqlite3.Connection] = []
         self._signals = Signals()
+        self._compress = zstandard.ZstdCompressor(level=1).compress  # on the event loop only: one is enough
 
     @classmethod
     async def open(cls, path: Path, **options: object) -> SQLiteStore:
@@ -174,15 +170,16 @@ class SQLiteStore:
 
     async def put_response(self, tenant: str, response: StoredResponse) -> None:
         check_items(response.input_items)
-        args = (response.id, tenant, response.previous_response_id, self.clock(), record(response))
+        args = (response.id, tenant, response.previous_response_id, self.clock(), _item_ids(response),
+                self._compress(record(response).encode()))
 
         def put(conn: sqlite3.Connection) -> None:
             # One statement (the triggers index the items): replaced only when the same tenant owns the id.
             if conn.execute(
-                    "INSERT INTO responses (id, tenant, previous_id, stored_at, body) VALUES (?, ?, ?, ?, ?) "
-                    "ON CONFLICT (id) DO UPDATE SET previous_id = excluded.previous_id, "
-                    "stored_at = excluded.stored_at, body = excluded.body WHERE responses.tenant = excluded.tenant",
-                    args).rowcount == 0:
+                    "INSERT INTO responses (id, tenant, previous_id, stored_at, item_ids, body) "
+                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET previous_id = excluded.previous_id, "
+                    "stored_at = excluded.stored_at, item_ids = excluded.item_ids, body = excluded.body "
+                    "WHERE responses.tenant = excluded.tenant", args).rowcount == 0:
                 raise IdTaken(response.id)
 
         await self._writer(put, single=True)
@@ -190,7 +187,7 @@ class SQLiteStore:
     async def get_response(self, tenant: str, response_id: str) -> StoredResponse | None:
         row = await self._read(lambda conn: conn.execute(
             "SELECT previous_id, body FROM responses WHERE id = ? AND tenant = ?", (response_id, tenant)).fetchone())
-        return None if row is None else from_record(response_id, row[0], row[1])
+        return None if row is None else from_record(response_id, row[0], _decompress(row[1]))
 
     async def delete_response(self, tenant: str, response_id: str) -> bool:
         return await self._writer(lambda conn: conn.execute(
@@ -202,14 +199,20 @@ class SQLiteStore:
 
     async def get_item(self, tenant: str, item_id: str) -> JSONObject | None:
         row = await self._read(lambda conn: conn.execute(
-            "SELECT iif(i.kind = 'c', i.body, json_extract(r.body, iif(i.kind = 'i', '$.input_items[', "
-            "'$.response.output[') || i.pos || ']')) FROM items i LEFT JOIN responses r ON r.id = i.owner "
-            "AND i.kind IN ('i', 'o') WHERE i.tenant = ? AND i.item_id = ? ORDER BY i.seq DESC LIMIT 1",
-            (tenant, item_id)).fetchone())
-        return None if row is None or row[0] is None else orjson.loads(row[0])
+            "SELECT i.kind, i.pos, iif(i.kind = 'c', i.body, r.body) FROM items i LEFT JOIN responses r "
+            "ON r.id = i.owner AND i.kind IN ('i', 'o') WHERE i.item_id = ? AND i.tenant = ? "
+            "ORDER BY i.seq DESC LIMIT 1", (item_id, tenant)).fetchone())
+        if row is None or row[2] is None:
+            return None
+        kind, pos, body = row
+        if kind == "c":
+            return orjson.loads(body)  # type: ignore[no-any-return]
+        found = from_record("", None, _decompress(body))
+        items = found.input_items if kind == "i" else found.output_items
+        return items[pos] if pos < len(items) else None
 
     async def chain(self, tenant: str, response_id: str) -> list[Turn] | None:
-        def chain(conn: sqlite3.Connection) -> list[tuple[str, str | None, str]]:
+        def chain(conn: sqlite3.Connection) -> list[tuple[str, str | None, bytes]]:
             return conn.execute(
                 "WITH RECURSIVE chain (id, previous_id, depth) AS ("
                 " SELECT id, previous_id, 0 FROM responses WHERE id = ? AND tenant = ?"
@@ -224,7 +227,7 @@ class SQLiteStore:
         turns: dict[str, Turn] = {}
         for rid, previous_id, body in rows:  # oldest first; a cycle repeats ids: the oldest place counts
             if rid not in turns:
-                r = from_record(rid, previous_id, body)
+                r = from_record(rid, previous_id, _decompress(body))
                 turns[rid] = Turn(r.id, r.previous_response_id, r.instructions, r.input_items, r.output_items)
         return list(turns.values())
 
@@ -380,6 +383,19 @@ class SQLiteStore:
             await self._signals.wait(f"cancel {tenant} {response_id}", self.poll)
 
 
+def _item_ids(response: StoredResponse) -> str:
+    """The `[item_id, kind, pos]` of the response's items with a string id, as JSON (see `_ADD_ITEMS`)."""
+    ids = [[i["id"], "i", n] for n, i in enumerate(response.input_items) if isinstance(i.get("id"), str)]
+    ids += [[i["id"], "o", n] for n, i in enumerate(response.output_items) if isinstance(i.get("id"), str)]
+    return orjson.dumps(ids).decode()
+
+
+def _decompress(body: bytes) -> bytes:
+    # A decompressor per call: the reader threads share none (zstandard's are not thread-safe); it costs
+    # microseconds.
+    return zstandard.ZstdDecompressor().decompress(body)
+
+
 def _create_schema(conn: sqlite3.Connection) -> None:
     # Statement by statement: executescript() would commit the writer's transaction first.
     for statement in SCHEMA:
@@ -389,8 +405,9 @@ def _create_schema(conn: sqlite3.Connection) -> None:
         conn.execute("INSERT INTO schema_version (version) VALUES (?)", (VERSION,))
     elif found != VERSION:
         raise StoreSchemaError(f"the store {conn.execute('PRAGMA database_list').fetchone()[2]} has schema version "
-                               f"{found}, and this bridge knows version {VERSION} only (version 1 was a development "
-                               "version, never released): move the file away, or set BRIDGE_STORE to another one")
+                               f"{found}, and this bridge knows version {VERSION} only (versions 1 and 2 were "
+                               "development versions, never released): move the file away, or set BRIDGE_STORE to "
+                               "another one")
 
 
 def _page(conn: sqlite3.Connection, conversation_id: str, page: PageRequest) -> Page:
