@@ -5,6 +5,9 @@ The bridge runs with short timeouts and keepalive so that the fault cases stay f
 
 from __future__ import annotations
 
+import asyncio
+import os
+import secrets
 from collections.abc import Iterator
 
 import httpx
@@ -13,6 +16,7 @@ from openai import OpenAI
 
 from openai_bridge.settings import Settings, Timeouts
 from openai_bridge.testing import ScriptedUpstream, running_bridge
+from tests.store.backends import POSTGRES_DSN, missing
 from tests.support.conformance import Recorder
 
 KEEPALIVE = 0.2
@@ -48,3 +52,28 @@ def client(bridge_url: str) -> Iterator[OpenAI]:
 def http(bridge_url: str) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=bridge_url, timeout=10) as c:
         yield c
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """The test database, in a schema of this test's own (chosen by the URL: asyncpg passes `search_path` on to
+    the server), dropped afterwards with everything the bridges made in it."""
+    reason = missing("postgres")
+    if reason:
+        pytest.skip(reason)
+    import asyncpg
+
+    schema = f"bridge_e2e_{os.getpid()}_{secrets.token_hex(4)}"
+
+    async def run(sql: str) -> None:
+        conn = await asyncpg.connect(POSTGRES_DSN)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(run(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield f"{POSTGRES_DSN}?search_path={schema}"
+    finally:
+        asyncio.run(run(f'DROP SCHEMA "{schema}" CASCADE'))

@@ -1,6 +1,6 @@
 """Background responses (`background: true`) with the real `openai` SDK: answered at once, polled, cancelled
 (the upstream request with it), and a dropped stream resumed with `starting_after` at the next event, with the
-same sequence numbers, also on another bridge sharing the store."""
+same sequence numbers, also on another bridge sharing the store (SQLite, or Postgres; with Redis or without)."""
 
 from __future__ import annotations
 
@@ -134,13 +134,16 @@ def test_a_dropped_background_stream_resumes_at_the_next_event(upstream: Scripte
     assert upstream.completed == 1
 
 
-@pytest.mark.parametrize("live", ["store", "redis"])
+@pytest.mark.parametrize(("records", "live"), [("sqlite", "store"), ("sqlite", "redis"), ("postgres", "store"),
+                                               ("postgres", "redis")])
 def test_resume_and_cancel_on_another_bridge(upstream: ScriptedUpstream, conformance: Recorder, tmp_path: Path,
-                                             live: str):
-    """Two bridges on one SQLite file (two workers of one machine), the live events in the store or in Redis."""
+                                             request: pytest.FixtureRequest, records: str, live: str):
+    """Two bridges on one SQLite file (two workers of one machine) or one Postgres (two replicas), the live events
+    in the store or in Redis: a background stream made on one is resumed, retrieved and cancelled on the other."""
     if live == "redis" and (why := missing("redis")):
         pytest.skip(why)
-    shared: dict[str, object] = {"store": f"sqlite:///{tmp_path}/store.sqlite3"}
+    store = f"sqlite:///{tmp_path}/store.sqlite3" if records == "sqlite" else request.getfixturevalue("postgres_url")
+    shared: dict[str, object] = {"store": store}
     if live == "redis":
         shared["redis_url"] = REDIS_URL
     upstream.push(slow_answer(0.1), slow_answer(0.5))

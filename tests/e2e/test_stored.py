@@ -10,10 +10,7 @@ response is a 404, never a 403."""
 from __future__ import annotations
 
 import json
-import os
-import secrets
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +23,6 @@ from openai_bridge.settings import Settings
 from openai_bridge.testing import ScriptedUpstream, running_bridge
 from openai_bridge.testing import scripted as s
 from tests.e2e.conftest import KEEPALIVE, TIMEOUTS
-from tests.store.backends import POSTGRES_DSN, missing
 from tests.support.conformance import Recorder, response_problems
 
 WEATHER_TOOL = {
@@ -557,33 +553,6 @@ def test_routes_without_v1(client: OpenAI, upstream: ScriptedUpstream, bridge_ur
 
 
 # --------------------------------------------------------------------------- Postgres: two replicas
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """The test database, in a schema of this test's own (chosen by the URL: asyncpg passes `search_path` on to
-    the server), dropped afterwards with everything the bridges made in it."""
-    reason = missing("postgres")
-    if reason:
-        pytest.skip(reason)
-    import asyncio
-
-    import asyncpg
-
-    schema = f"bridge_e2e_{os.getpid()}_{secrets.token_hex(4)}"
-
-    async def run(sql: str) -> None:
-        conn = await asyncpg.connect(POSTGRES_DSN)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(run(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{POSTGRES_DSN}?search_path={schema}"
-    finally:
-        asyncio.run(run(f'DROP SCHEMA "{schema}" CASCADE'))
 
 
 def test_two_replicas_on_one_postgres(scripted_server: ScriptedUpstream, conformance: Recorder, postgres_url: str,
