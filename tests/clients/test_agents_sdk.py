@@ -168,3 +168,66 @@ def test_run_streamed_tool_call_with_reasoning(model: OpenAIResponsesModel, run:
     messages = upstream.last.body["messages"]
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "tool"]
     assert messages[3] == {"role": "tool", "tool_call_id": "call_w2", "content": "Sunny and 21C in Rome"}
+
+
+# ---- server-managed history: the bridge keeps it ------------------------------------------------------------
+
+WEATHER_CALL = {"id": "call_w1", "name": "get_weather", "arguments": '{"city": "Paris"}'}
+WEATHER_HISTORY = [
+    {"role": "system", "content": "Answer weather questions."},
+    {"role": "user", "content": "Weather in Paris?"},
+    {"role": "assistant", "content": None, "tool_calls": [
+        {"id": "call_w1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}]},
+    {"role": "tool", "tool_call_id": "call_w1", "content": "Sunny and 21C in Paris"},
+]
+
+
+def test_auto_previous_response_id_sends_only_new_items_and_the_bridge_rebuilds_the_history(
+        model: OpenAIResponsesModel, run: Run, upstream: ScriptedUpstream, recorder: Recorder):
+    """`auto_previous_response_id=True`: the SDK's second model call carries `previous_response_id` and only the
+    tool's output; the chat upstream still gets the whole conversation."""
+    upstream.push(s.json(s.completion(None, tool_calls=[WEATHER_CALL])), s.json(s.completion("Sunny in Paris.")))
+    agent = Agent(name="Weather", instructions="Answer weather questions.", model=model, tools=[get_weather])
+
+    result = run(Runner.run(agent, "Weather in Paris?", auto_previous_response_id=True))
+
+    assert result.final_output == "Sunny in Paris."
+    first_call, second_call = recorder.bodies
+    assert "previous_response_id" not in first_call or first_call["previous_response_id"] is None
+    assert second_call["previous_response_id"] == result.raw_responses[0].response_id
+    assert [item["type"] for item in second_call["input"]] == ["function_call_output"]  # only what is new
+    _, second = upstream.chat_requests
+    assert second.body["messages"] == WEATHER_HISTORY
+
+
+def test_a_later_run_continues_from_the_last_response_id(model: OpenAIResponsesModel, run: Run,
+                                                          upstream: ScriptedUpstream):
+    upstream.push(s.json(s.completion("Hello Ada.")), s.json(s.completion("Your name is Ada.")))
+    agent = Agent(name="Chat", instructions="Be brief.", model=model)
+
+    first = run(Runner.run(agent, "I am Ada."))
+    second = run(Runner.run(agent, "What is my name?", previous_response_id=first.last_response_id))
+
+    assert second.final_output == "Your name is Ada."
+    assert [(m["role"], m["content"]) for m in upstream.chat_requests[-1].body["messages"]] == [
+        ("system", "Be brief."), ("user", "I am Ada."),
+        ("assistant", "Hello Ada."), ("user", "What is my name?")]
+
+
+def test_runs_in_one_conversation_share_its_history(model: OpenAIResponsesModel, run: Run,
+                                                    upstream: ScriptedUpstream, bridge_url: str):
+    from openai import OpenAI
+
+    with OpenAI(base_url=bridge_url + "/v1", api_key="x", max_retries=0) as sync:
+        conversation = sync.conversations.create()
+        upstream.push(s.json(s.completion("Noted: blue.")), s.json(s.completion("Blue.")))
+        agent = Agent(name="Chat", instructions="Be brief.", model=model)
+
+        run(Runner.run(agent, "My favourite colour is blue.", conversation_id=conversation.id))
+        second = run(Runner.run(agent, "Which colour?", conversation_id=conversation.id))
+
+        assert second.final_output == "Blue."
+        assert [m["role"] for m in upstream.chat_requests[-1].body["messages"]] == [
+            "system", "user", "assistant", "user"]
+        items = sync.conversations.items.list(conversation.id, order="asc").data
+        assert [item.role for item in items] == ["user", "assistant", "user", "assistant"]  # type: ignore[union-attr]
