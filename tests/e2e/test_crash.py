@@ -8,15 +8,18 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from openai_bridge.testing import ScriptedUpstream, free_port
+from openai_bridge.settings import Settings
+from openai_bridge.testing import ScriptedUpstream, free_port, running_bridge
 from openai_bridge.testing import scripted as s
 from tests.e2e.test_cli import stop, wait_healthy
+from tests.support.conformance import Recorder
 
 
 def start(env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -131,3 +134,41 @@ def _completed(sse: str) -> dict[str, Any]:
             response: dict[str, Any] = json.loads(line[6:])["response"]
             return response
     raise AssertionError(sse)
+
+
+def test_a_background_run_whose_bridge_was_killed_is_failed_not_left_in_progress(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, conformance: Recorder):
+    """Its worker stops saying it is alive: whoever looks next (a poll, a resumed stream, a cancel) finds it failed,
+    instead of `in_progress` forever."""
+    from openai_bridge.runs import background
+
+    store = tmp_path / "store.sqlite3"
+    with ScriptedUpstream() as up:
+        env = {"REMOTE_OPENAI_BASE_URL": up.base_url, "DEFAULT_MODEL": "m", "BRIDGE_STORE": f"sqlite:///{store}",
+               "BRIDGE_STATE_DIR": str(tmp_path / "state"), "BRIDGE_LOG_LEVEL": "warning"}
+        port = free_port()
+        proc = start({**env, "BRIDGE_PORT": str(port)})
+        try:
+            wait_healthy(port, proc)
+            up.push(s.hang())  # the model never answers
+            r = httpx.post(f"http://127.0.0.1:{port}/v1/responses", timeout=10,
+                           json={"model": "m", "input": "Think long.", "background": True})
+            assert r.status_code == 200 and r.json()["status"] == "in_progress"
+            response_id = r.json()["id"]
+            os.kill(proc.pid, signal.SIGKILL)
+            assert proc.wait(10) == -signal.SIGKILL
+        finally:
+            stop(proc)
+
+        settings = Settings(upstream=up.base_url, default_model="m", store=f"sqlite:///{store}")
+        with running_bridge(settings, wrap=conformance.wrap) as url:
+            polled = httpx.get(f"{url}/v1/responses/{response_id}", timeout=10).json()
+            assert polled["status"] == "in_progress"  # its last beat (at its start) is not LOST_AFTER old yet
+            monkeypatch.setattr(background, "LOST_AFTER", 0.5)
+            time.sleep(0.6)
+            resumed = httpx.get(f"{url}/v1/responses/{response_id}", params={"stream": "true", "starting_after": 1},
+                                timeout=10)
+            last = json.loads([line for line in resumed.text.splitlines() if line.startswith("data: ")][-1][6:])
+            assert last["type"] == "response.failed" and last["response"]["status"] == "failed"
+            polled = httpx.get(f"{url}/v1/responses/{response_id}", timeout=10).json()
+            assert polled["status"] == "failed" and "stopped before it finished" in polled["error"]["message"]

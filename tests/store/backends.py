@@ -76,7 +76,7 @@ async def opened(kind: str, tmp_path: Path, clock: Callable[[], float]) -> Async
         from openai_bridge.store.redis_live import RedisLive
 
         prefix = f"bridge-test:{run}:"
-        live = await RedisLive.open(REDIS_URL, prefix=prefix, ttl=600)
+        live = await RedisLive.open(REDIS_URL, prefix=prefix, ttl=600, clock=clock)
         try:
             yield WithLive(MemoryStore(clock), live)
         finally:

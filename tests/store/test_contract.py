@@ -280,3 +280,17 @@ def test_cancel_wakes_the_run_and_stays(use):
         await asyncio.wait_for(s.wait_cancelled(A, "resp_1"), 30)  # already cancelled: returns at once
 
     use(body)
+
+
+def test_a_run_says_it_is_alive(use):
+    """The heartbeat of a background run, by the store's clock, per tenant."""
+    async def body(s: Store, clock: Clock) -> None:
+        assert await s.last_beat(A, "resp_1") is None
+        await s.beat(A, "resp_1")
+        assert await s.last_beat(A, "resp_1") == clock.now
+        assert await s.last_beat(B, "resp_1") is None  # another tenant's run of that id has never beaten
+        clock.now += 7.5
+        await s.beat(A, "resp_1")
+        assert await s.last_beat(A, "resp_1") == clock.now
+
+    use(body)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any, cast
 
@@ -24,6 +25,12 @@ from .run import Run
 log = logging.getLogger("openai_bridge")
 
 CANCELLED = "The response was cancelled."
+# A running background run says it is alive this often; one silent for LOST_AFTER seconds has lost its worker
+# (killed, crashed, restarted) and is taken for failed by whoever looks at it next (`lost`).
+BEAT_EVERY = 5.0
+LOST_AFTER = 30.0
+LOST = ("The bridge process that ran this background response stopped before it finished (it was restarted or "
+        "crashed); send the request again.")
 
 
 async def in_background(run: Run, *, produce: Callable[[Run], Coroutine[Any, Any, Response]], store: Store,
@@ -40,10 +47,12 @@ async def in_background(run: Run, *, produce: Callable[[Run], Coroutine[Any, Any
             run.stop(ResponseCancelled(CANCELLED))
 
     watching.add_done_callback(cancelled)
+    beating = asyncio.create_task(_beat(store, tenant, response_id))
     try:
         return await keeping_failure(run, produce=produce, store=store, tenant=tenant, stored=stored)
     finally:
         watching.cancel()
+        beating.cancel()
         with contextlib.suppress(Exception):  # already logged there
             await recording
 
@@ -61,6 +70,29 @@ async def keeping_failure(run: Run, *, produce: Callable[[Run], Coroutine[Any, A
         except Exception:
             log.exception("keeping failed response %s failed", stored.id)
     return response
+
+
+async def _beat(store: Store, tenant: str, response_id: str) -> None:
+    while True:
+        await asyncio.sleep(BEAT_EVERY)
+        try:
+            await store.beat(tenant, response_id)
+        except Exception:  # the next one may get through; a run that stays silent is taken for lost
+            log.exception("background response %s: its heartbeat failed", response_id)
+
+
+async def lost(store: Store, tenant: str, found: StoredResponse) -> StoredResponse:
+    """`found` as it is, unless it is a background run still under way whose worker has stopped saying it is
+    alive: then it is failed (and kept so), as nothing will end it otherwise."""
+    if not found.response.get("background") or found.response.get("status") not in ("queued", "in_progress"):
+        return found
+    last = await store.last_beat(tenant, found.id)
+    if last is not None and time.time() - last <= LOST_AFTER:
+        return found
+    response = {**found.response, "status": "failed", "error": {"code": "server_error", "message": LOST}}
+    failed = StoredResponse(found.id, response, found.input_items, found.previous_response_id)
+    await store.put_response(tenant, failed)
+    return failed
 
 
 async def record(events: EventLog[ResponseStreamEvent], store: Store, tenant: str, response_id: str) -> None:

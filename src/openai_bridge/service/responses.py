@@ -195,6 +195,7 @@ class ResponsesService:
         # machine goes on changing its own object).
         stored = replace(kept, response=_copy(machine.response))
         await store.put_response(tenant, stored)
+        await store.beat(tenant, stored.id)  # alive from the start (see runs.background.lost)
         return partial(in_background, produce=produce, store=store, tenant=tenant, stored=stored), streaming, \
             stored.response  # type: ignore[return-value]
 

@@ -8,9 +8,10 @@ import asyncio
 from collections.abc import AsyncIterator
 
 from ..errors import InvalidRequest, NotFound
-from ..runs.background import CANCELLED
+from ..runs.background import CANCELLED, lost
 from ..store.base import JSONObject, Page, PageRequest, StoredResponse
 from ..store.open import StoreSlot
+from ..wire.sse import frame
 
 # How long a cancel waits for the run (on whichever worker or replica it runs) to stop and store `cancelled`,
 # before it takes the run for dead (its worker crashed) and stores `cancelled` itself.
@@ -33,36 +34,43 @@ class StoredResponses:
         self.store = store
 
     async def get(self, tenant: str, response_id: str) -> JSONObject:
-        found = await (await self.store.get()).get_response(tenant, response_id)
+        store = await self.store.get()
+        found = await store.get_response(tenant, response_id)
         if found is None:
             raise _missing(response_id)
-        return found.response
+        return (await lost(store, tenant, found)).response
 
     async def events(self, tenant: str, response_id: str, after: int, keepalive: float) -> AsyncIterator[bytes]:
         """The recorded SSE frames of a background response after sequence number `after`, as they are recorded,
         until its stream ended; an empty chunk whenever nothing came for `keepalive` seconds. Raises (a 404, a
         400) when awaited, before any frame: the client still gets an HTTP error status."""
-        await self._background(tenant, response_id, "streamed again", "stream")
-        return self._frames(tenant, response_id, after, keepalive)
+        found = await self._background(tenant, response_id, "streamed again", "stream")
+        return self._frames(tenant, found, after, keepalive)
 
     async def _background(self, tenant: str, response_id: str, doing: str, param: str) -> StoredResponse:
-        """The tenant's background response `response_id`; a 404, or a 400 for a response that is not one."""
-        found = await (await self.store.get()).get_response(tenant, response_id)
+        """The tenant's background response `response_id` (failed if its worker was lost); a 404, or a 400 for a
+        response that is not one."""
+        store = await self.store.get()
+        found = await store.get_response(tenant, response_id)
         if found is None:
             raise _missing(response_id)
         if not found.response.get("background"):
             raise InvalidRequest(f"Response '{response_id}' was not created with background: true; only a background "
                                  f"response can be {doing}.", param=param)
-        return found
+        return await lost(store, tenant, found)
 
-    async def _frames(self, tenant: str, response_id: str, after: int, keepalive: float) -> AsyncIterator[bytes]:
+    async def _frames(self, tenant: str, found: StoredResponse, after: int, keepalive: float) -> AsyncIterator[bytes]:
         store = await self.store.get()
         while True:
-            found = await store.read_events(tenant, response_id, after, wait=keepalive)
-            if found.events:
-                after = found.events[-1][0]
-                yield b"".join(data for _, data in found.events)
-            elif found.finished:
+            events = await store.read_events(tenant, found.id, after, wait=keepalive)
+            if events.events:
+                after = events.events[-1][0]
+                yield b"".join(data for _, data in events.events)
+            elif events.finished:
+                return
+            elif (found := await lost(store, tenant, found)).response.get("status") == "failed":
+                # Its worker is gone and nothing will end the recorded stream: it ends here, as the run did.
+                yield frame({"type": "response.failed", "response": found.response, "sequence_number": after + 1})
                 return
             else:
                 yield b""

@@ -169,6 +169,12 @@ class Live(Protocol):
         """The events with a sequence number above `after`. With `wait`, when there are none yet and the stream
         has not ended, waits up to `wait` seconds for some (an empty, unfinished answer: ask again)."""
 
+    async def beat(self, tenant: str, response_id: str) -> None:
+        """The run is alive: the worker running it says so every few seconds (a run whose worker died stops)."""
+
+    async def last_beat(self, tenant: str, response_id: str) -> float | None:
+        """When the run last said it was alive (`beat`), by the store's clock; None: never."""
+
     async def cancel(self, tenant: str, response_id: str) -> None:
         """Signals the run to stop, wherever it runs; the signal stays (`is_cancelled`)."""
 

@@ -71,6 +71,12 @@ class WithLive:
     async def read_events(self, tenant: str, response_id: str, after: int = -1, *, wait: float = 0) -> Events:
         return await self.live.read_events(tenant, response_id, after, wait=wait)
 
+    async def beat(self, tenant: str, response_id: str) -> None:
+        await self.live.beat(tenant, response_id)
+
+    async def last_beat(self, tenant: str, response_id: str) -> float | None:
+        return await self.live.last_beat(tenant, response_id)
+
     async def cancel(self, tenant: str, response_id: str) -> None:
         await self.live.cancel(tenant, response_id)
 

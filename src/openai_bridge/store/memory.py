@@ -54,6 +54,7 @@ class _Run:
     finished: bool = False
     cancelled: bool = False
     changed_at: float = 0.0
+    beat: float | None = None
 
 
 class MemoryStore:
@@ -241,6 +242,13 @@ class MemoryStore:
             if found or run.finished or loop.time() >= deadline:
                 return Events(found, run.finished)
             await self._signals.wait(f"events {tenant} {response_id}", deadline - loop.time())
+
+    async def beat(self, tenant: str, response_id: str) -> None:
+        self._run(tenant, response_id).beat = self.clock()
+
+    async def last_beat(self, tenant: str, response_id: str) -> float | None:
+        run = self._runs.get((tenant, response_id))
+        return None if run is None else run.beat
 
     async def cancel(self, tenant: str, response_id: str) -> None:
         self._run(tenant, response_id).cancelled = True

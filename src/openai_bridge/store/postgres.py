@@ -57,6 +57,7 @@ MIGRATIONS = [
         tenant TEXT NOT NULL, response_id TEXT NOT NULL, seq INTEGER NOT NULL, body BYTEA NOT NULL,
         PRIMARY KEY (tenant, response_id, seq));
     """,
+    "ALTER TABLE runs ADD COLUMN beat DOUBLE PRECISION",
 ]
 
 
@@ -281,6 +282,18 @@ class PostgresStore:
             if found.events or found.finished or left <= 0:
                 return found
             await self._signals.wait(f"events {tenant} {response_id}", min(left, self.poll))
+
+    async def beat(self, tenant: str, response_id: str) -> None:
+        now = self.clock()
+        await self._pool.execute(
+            "INSERT INTO runs (tenant, response_id, changed_at, beat) VALUES ($1, $2, $3, $3) ON CONFLICT "
+            "(tenant, response_id) DO UPDATE SET changed_at = excluded.changed_at, beat = excluded.beat",
+            tenant, response_id, now)
+
+    async def last_beat(self, tenant: str, response_id: str) -> float | None:
+        found = await self._pool.fetchval("SELECT beat FROM runs WHERE tenant = $1 AND response_id = $2",
+                                          tenant, response_id)
+        return None if found is None else float(found)
 
     async def cancel(self, tenant: str, response_id: str) -> None:
         async with self._pool.acquire() as conn:

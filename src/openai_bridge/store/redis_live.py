@@ -12,13 +12,15 @@ Keys (under `prefix`, tenant-scoped: another tenant's names lead to other keys):
 - `{prefix}events:{tenant}:{response_id}`: a stream; event n has the entry id `n-1`, and the end of the run an
   entry with the largest id there is.
 - `{prefix}cancel:{tenant}:{response_id}`: set once the run is cancelled; `{prefix}cancels` is the channel.
+- `{prefix}beat:{tenant}:{response_id}`: when the run last said it was alive (seconds since the epoch).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import redis.asyncio as redis
@@ -31,8 +33,9 @@ END_ID = "18446744073709551615-18446744073709551615"  # the largest stream entry
 
 class RedisLive:
     def __init__(self, client: Any, *, prefix: str = "openai-bridge:", ttl: float = 30 * 86400,
-                 poll: float = 2.0) -> None:
+                 poll: float = 2.0, clock: Callable[[], float] = time.time) -> None:
         self._redis = client
+        self.clock = clock
         self.prefix = prefix
         self.ttl = max(1, int(ttl))
         # A safety net only: a cancel published while the subscription was reconnecting is found by this poll.
@@ -88,6 +91,13 @@ class RedisLive:
         last = f"{after}-1" if after >= 0 else "0-0"
         answer = await self._redis.xread({key: last}, block=max(1, int(wait * 1000)))
         return _events(answer[0][1]) if answer else found
+
+    async def beat(self, tenant: str, response_id: str) -> None:
+        await self._redis.set(f"{self.prefix}beat:{tenant}:{response_id}", repr(self.clock()), ex=self.ttl)
+
+    async def last_beat(self, tenant: str, response_id: str) -> float | None:
+        found = await self._redis.get(f"{self.prefix}beat:{tenant}:{response_id}")
+        return None if found is None else float(found)
 
     async def cancel(self, tenant: str, response_id: str) -> None:
         async with self._redis.pipeline(transaction=True) as pipe:

@@ -75,7 +75,7 @@ SCHEMA = [
     "created_at INTEGER NOT NULL, metadata BLOB NOT NULL, changed_at REAL NOT NULL)",
     "CREATE INDEX IF NOT EXISTS conversations_changed_at ON conversations (changed_at)",
     "CREATE TABLE IF NOT EXISTS runs (tenant TEXT NOT NULL, response_id TEXT NOT NULL, "
-    "finished INTEGER NOT NULL DEFAULT 0, cancelled INTEGER NOT NULL DEFAULT 0, changed_at REAL NOT NULL, "
+    "finished INTEGER NOT NULL DEFAULT 0, cancelled INTEGER NOT NULL DEFAULT 0, changed_at REAL NOT NULL, beat REAL, "
     "PRIMARY KEY (tenant, response_id)) WITHOUT ROWID",
     # at: when the event was recorded, for the run's changed_at (a trigger keeps it, so an append is one statement).
     "CREATE TABLE IF NOT EXISTS run_events (tenant TEXT NOT NULL, response_id TEXT NOT NULL, seq INTEGER NOT NULL, "
@@ -368,6 +368,18 @@ class SQLiteStore:
             if found.events or found.finished or left <= 0:
                 return found
             await self._signals.wait(f"events {tenant} {response_id}", min(left, self.poll))
+
+    async def beat(self, tenant: str, response_id: str) -> None:
+        args = (tenant, response_id, now := self.clock(), now)
+        await self._writer(lambda conn: conn.execute(
+            "INSERT INTO runs (tenant, response_id, changed_at, beat) VALUES (?, ?, ?, ?) ON CONFLICT "
+            "(tenant, response_id) DO UPDATE SET changed_at = excluded.changed_at, beat = excluded.beat", args),
+            single=True)
+
+    async def last_beat(self, tenant: str, response_id: str) -> float | None:
+        row = await self._read(lambda conn: conn.execute(
+            "SELECT beat FROM runs WHERE tenant = ? AND response_id = ?", (tenant, response_id)).fetchone())
+        return None if row is None else row[0]
 
     async def cancel(self, tenant: str, response_id: str) -> None:
         await self._flag_run(tenant, response_id, "cancelled")
