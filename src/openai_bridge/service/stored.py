@@ -14,7 +14,7 @@ from ..store.open import StoreSlot
 from ..wire.sse import frame
 
 # How long a cancel waits for the run (on whichever worker or replica it runs) to stop and store `cancelled`,
-# before it takes the run for dead (its worker crashed) and stores `cancelled` itself.
+# before it stores `cancelled` itself (a run whose worker is gone is found failed at once: runs.background.lost).
 CANCEL_WAIT = 5.0
 _ENDED = ("completed", "incomplete", "failed", "cancelled")
 
