@@ -60,6 +60,19 @@ def events_of(raw: bytes) -> list[dict]:
     return [orjson.loads(line[6:]) for line in raw.split(b"\n") if line.startswith(b"data: ")]
 
 
+def replayed(http: httpx.Client, url: str, within: float = 15, **params: object) -> list[dict]:
+    """The events of `GET url?stream=true&...`, which must end within `within` seconds (a replay that never ends
+    sends keepalives forever: no read timeout would catch it)."""
+    deadline = time.monotonic() + within
+    with http.stream("GET", url, params={"stream": "true", **params}) as r:
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+        lines = []
+        for line in r.iter_lines():
+            lines.append(line)
+            assert time.monotonic() < deadline, "the replayed stream did not end"
+    return events_of("\n".join(lines).encode())
+
+
 def test_background_is_answered_at_once_and_polled_to_completion(upstream: ScriptedUpstream, conformance: Recorder):
     upstream.push(slow_answer(0.1))
     with bridge(upstream, conformance) as url, sdk(url) as client:
@@ -115,16 +128,14 @@ def test_a_dropped_background_stream_resumes_at_the_next_event(upstream: Scripte
                             break  # the connection drops here
             response_id = seen[0]["response"]["id"]
             last = seen[-1]["sequence_number"]
-            resumed = http.get(f"/v1/responses/{response_id}", params={"stream": "true", "starting_after": last})
-            assert resumed.status_code == 200 and resumed.headers["content-type"].startswith("text/event-stream")
-            rest = events_of(resumed.content)
+            rest = replayed(http, f"/v1/responses/{response_id}", starting_after=last)
             # From the next event on, with the same numbers, to the terminal event.
             assert [e["sequence_number"] for e in rest] == list(range(last + 1, last + 1 + len(rest)))
             assert rest[-1]["type"] == "response.completed"
             text = "".join(e["delta"] for e in seen + rest if e["type"] == "response.output_text.delta")
             assert text == "".join(WORDS)
             # The whole stream again, from the start.
-            again = events_of(http.get(f"/v1/responses/{response_id}", params={"stream": "true"}).content)
+            again = replayed(http, f"/v1/responses/{response_id}")
             assert [e["sequence_number"] for e in again] == list(range(len(again)))
             assert again[:len(seen)] == seen
             # Not for another tenant.
@@ -154,8 +165,7 @@ def test_resume_and_cancel_on_another_bridge(upstream: ScriptedUpstream, conform
                             headers={"accept": "text/event-stream"})
         first = events_of(created.content)
         response_id = first[0]["response"]["id"]
-        resumed = events_of(http.get(two + f"/v1/responses/{response_id}",
-                                     params={"stream": "true", "starting_after": 2}).content)
+        resumed = replayed(http, two + f"/v1/responses/{response_id}", starting_after=2)
         assert resumed == first[3:]
         with sdk(two) as client:
             assert client.responses.retrieve(response_id).status == "completed"

@@ -166,9 +166,14 @@ def test_a_background_run_whose_bridge_was_killed_is_failed_not_left_in_progress
             assert polled["status"] == "in_progress"  # its last beat (at its start) is not LOST_AFTER old yet
             monkeypatch.setattr(background, "LOST_AFTER", 0.5)
             time.sleep(0.6)
-            resumed = httpx.get(f"{url}/v1/responses/{response_id}", params={"stream": "true", "starting_after": 1},
-                                timeout=10)
-            last = json.loads([line for line in resumed.text.splitlines() if line.startswith("data: ")][-1][6:])
+            last: dict[str, Any] = {}
+            deadline = time.monotonic() + 15
+            with httpx.stream("GET", f"{url}/v1/responses/{response_id}", timeout=10,
+                              params={"stream": "true", "starting_after": 1}) as resumed:
+                for line in resumed.iter_lines():  # keepalives come every BRIDGE_KEEPALIVE seconds meanwhile
+                    if line.startswith("data: "):
+                        last = json.loads(line[6:])
+                    assert time.monotonic() < deadline, "the resumed stream of a lost run did not end"
             assert last["type"] == "response.failed" and last["response"]["status"] == "failed"
             polled = httpx.get(f"{url}/v1/responses/{response_id}", timeout=10).json()
             assert polled["status"] == "failed" and "stopped before it finished" in polled["error"]["message"]
