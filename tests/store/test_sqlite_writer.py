@@ -138,6 +138,8 @@ def test_a_write_sqlite_is_busy_for_goes_to_the_thread_and_writes_keep_their_ord
 
 
 def test_while_a_write_is_with_the_thread_later_ones_do_not_overtake_it_inline(tmp_path: Path):
+    """(Here the thread's transaction holds the lock, so SQLite itself would send the later write to the thread;
+    the writer's own count of writes under way closes the moments when no lock is held yet.)"""
     path = tmp_path / "w.sqlite3"
     with contextlib.closing(sqlite3.connect(path)) as conn:
         conn.execute("CREATE TABLE t (n INTEGER PRIMARY KEY)")
