@@ -27,6 +27,21 @@ def start(env: dict[str, str]) -> subprocess.Popen[bytes]:
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
+def store_env(up: ScriptedUpstream, tmp_path: Path) -> dict[str, str]:
+    """A bridge process in front of `up`, on the SQLite store `tmp_path/store.sqlite3`."""
+    return {"REMOTE_OPENAI_BASE_URL": up.base_url, "DEFAULT_MODEL": "m",
+            "BRIDGE_STORE": f"sqlite:///{tmp_path / 'store.sqlite3'}", "BRIDGE_STATE_DIR": str(tmp_path / "state"),
+            "BRIDGE_LOG_LEVEL": "warning"}
+
+
+def started(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
+    """The bridge process with `env` on a free port, once healthy."""
+    port = free_port()
+    proc = start({**env, "BRIDGE_PORT": str(port)})
+    wait_healthy(port, proc)
+    return proc, port
+
+
 def completed_then_killed(url: str, proc: subprocess.Popen[bytes], *, stream: bool) -> dict[str, Any]:
     """Create a response; SIGKILL the bridge the moment the client has it whole (the terminal event of a stream,
     before the stream's end; the JSON answer). Returns the response as the client got it."""
@@ -52,14 +67,10 @@ def completed_then_killed(url: str, proc: subprocess.Popen[bytes], *, stream: bo
 
 @pytest.mark.parametrize("stream", [True, False], ids=["stream", "json"])
 def test_a_completed_response_survives_kill_9(tmp_path: Path, stream: bool):
-    store = tmp_path / "store.sqlite3"
     with ScriptedUpstream() as up:
-        env = {"REMOTE_OPENAI_BASE_URL": up.base_url, "DEFAULT_MODEL": "m", "BRIDGE_STORE": f"sqlite:///{store}",
-               "BRIDGE_STATE_DIR": str(tmp_path / "state"), "BRIDGE_LOG_LEVEL": "warning"}
-        port = free_port()
-        proc = start({**env, "BRIDGE_PORT": str(port)})
+        env = store_env(up, tmp_path)
+        proc, port = started(env)
         try:
-            wait_healthy(port, proc)
             url = f"http://127.0.0.1:{port}"
             up.push(s.answer("Yes, I will.", pieces=5, delay=0.01))
             kept = completed_then_killed(url, proc, stream=stream)
@@ -68,10 +79,8 @@ def test_a_completed_response_survives_kill_9(tmp_path: Path, stream: bool):
             stop(proc)
         assert kept["status"] == "completed" and kept["store"] is True
 
-        port = free_port()
-        proc = start({**env, "BRIDGE_PORT": str(port)})
+        proc, port = started(env)
         try:
-            wait_healthy(port, proc)
             url = f"http://127.0.0.1:{port}"
             r = httpx.get(f"{url}/v1/responses/{kept['id']}", timeout=10)
             assert r.status_code == 200, r.text
@@ -142,14 +151,10 @@ def test_a_background_run_whose_bridge_was_killed_is_failed_not_left_in_progress
     instead of `in_progress` forever."""
     from openai_bridge.runs import background
 
-    store = tmp_path / "store.sqlite3"
     with ScriptedUpstream() as up:
-        env = {"REMOTE_OPENAI_BASE_URL": up.base_url, "DEFAULT_MODEL": "m", "BRIDGE_STORE": f"sqlite:///{store}",
-               "BRIDGE_STATE_DIR": str(tmp_path / "state"), "BRIDGE_LOG_LEVEL": "warning"}
-        port = free_port()
-        proc = start({**env, "BRIDGE_PORT": str(port)})
+        env = store_env(up, tmp_path)
+        proc, port = started(env)
         try:
-            wait_healthy(port, proc)
             up.push(s.hang())  # the model never answers
             r = httpx.post(f"http://127.0.0.1:{port}/v1/responses", timeout=10,
                            json={"model": "m", "input": "Think long.", "background": True})
@@ -160,7 +165,7 @@ def test_a_background_run_whose_bridge_was_killed_is_failed_not_left_in_progress
         finally:
             stop(proc)
 
-        settings = Settings(upstream=up.base_url, default_model="m", store=f"sqlite:///{store}")
+        settings = Settings(upstream=up.base_url, default_model="m", store=env["BRIDGE_STORE"])
         with running_bridge(settings, wrap=conformance.wrap) as url:
             polled = httpx.get(f"{url}/v1/responses/{response_id}", timeout=10).json()
             assert polled["status"] == "in_progress"  # its last beat (at its start) is not LOST_AFTER old yet
