@@ -289,18 +289,21 @@ def add_derived(results: dict) -> None:
     results["store_ratios"] = store_ratios(results)
 
 
+def rps_ratio(a: dict | None, b: dict | None) -> float | None:
+    """Cell `a`'s req/s over cell `b`'s, when both have one."""
+    return round(a["req_s"] / b["req_s"], 4) if a and b and a.get("req_s") and b.get("req_s") else None
+
+
 def store_ratios(results: dict) -> list[dict]:
     """Per cell, the bridge with its default store (bridge-1w: every response kept in SQLite before its terminal
     event) against the same bridge whose clients send `store: false` (bridge-nostore), each also over `direct`."""
     on, off, dc = cells_of(results, "bridge-1w"), cells_of(results, "bridge-nostore"), cells_of(results, "direct")
     rows = []
-    for cell in on:
-        a, b, d = on.get(cell), off.get(cell), dc.get(cell)
-        if not (a and b and a.get("req_s") and b.get("req_s")):
-            continue
-        rows.append({"cell": cell, "store_on_over_off": round(a["req_s"] / b["req_s"], 4),
-                     "on_vs_direct": round(a["req_s"] / d["req_s"], 4) if d and d.get("req_s") else None,
-                     "off_vs_direct": round(b["req_s"] / d["req_s"], 4) if d and d.get("req_s") else None})
+    for cell, a in on.items():
+        b, d = off.get(cell), dc.get(cell)
+        if rps_ratio(a, b) is not None:
+            rows.append({"cell": cell, "store_on_over_off": rps_ratio(a, b), "on_vs_direct": rps_ratio(a, d),
+                         "off_vs_direct": rps_ratio(b, d)})
     return rows
 
 
@@ -311,13 +314,11 @@ def native_ratios(results: dict) -> list[dict]:
     nat, nd = cells_of(results, "bridge-native"), cells_of(results, "direct-native")
     rows = []
     for cell in list(dict.fromkeys([*tr, *nat])):
-        def ratio(a: dict | None, b: dict | None) -> float | None:
-            return round(a["req_s"] / b["req_s"], 4) if a and b and a.get("req_s") and b.get("req_s") else None
         t, n = tr.get(cell), nat.get(cell)
         rows.append({"cell": cell,
-                     "translated_vs_ceiling": ratio(t, dc.get(cell)),
-                     "native_vs_ceiling": ratio(n, nd.get(cell)),
-                     "native_over_translated": ratio(n, t),
+                     "translated_vs_ceiling": rps_ratio(t, dc.get(cell)),
+                     "native_vs_ceiling": rps_ratio(n, nd.get(cell)),
+                     "native_over_translated": rps_ratio(n, t),
                      "translated_added_p50_ms": (t or {}).get("added_p50_ms"),
                      "native_added_p50_ms": (n or {}).get("added_p50_ms"),
                      "native_upstream_calls": (n or {}).get("upstream_calls")})
