@@ -92,7 +92,8 @@ class StoredResponses:
                 raise _missing(response_id)
             if now.response.get("status") in _ENDED:
                 return now.response
-        # No run stopped: the worker that ran it is gone. It is cancelled all the same, and stays so.
+        # No run stopped in time (its worker is wedged; one that is gone was found failed above): it is
+        # cancelled all the same, and stays so.
         response = {**found.response, "status": "cancelled", "error": {"code": "cancelled", "message": CANCELLED}}
         await store.put_response(tenant, StoredResponse(response_id, response, found.input_items,
                                                         found.previous_response_id))
