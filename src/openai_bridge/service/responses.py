@@ -99,10 +99,10 @@ class ResponsesService:
         """Whether the request continues a chain or a conversation the bridge keeps (for this tenant): in `auto`
         mode it then goes through chat, where that history is rebuilt, even to an upstream that serves
         `/responses` (which would not know the id). One the bridge does not know may be the upstream's own."""
+        if not _continues(request):
+            return False
         previous = request.get("previous_response_id")
         conversation = request.get("conversation")
-        if previous is None and conversation is None:
-            return False
         store = await self.store.get()
         if isinstance(previous, str) and await store.get_response(tenant, previous) is not None:
             return True
@@ -165,8 +165,7 @@ class ResponsesService:
         background = self._background(request)
         opts = route.options
         window = opts.context_window
-        if not window and request.get("truncation") == "auto" and (
-                request.get("previous_response_id") is not None or request.get("conversation") is not None):
+        if not window and request.get("truncation") == "auto" and _continues(request):
             window = await self.context_windows.get(route.name, route.model, route.upstream) or 0
         turn = await self._turn(request, tenant, window)
         # A background run always streams from the upstream: its events are recorded, whatever the client reads.
@@ -371,10 +370,14 @@ def _references(request: Mapping[str, object]) -> bool:
     return isinstance(items, list) and any(isinstance(i, dict) and i.get("type") == "item_reference" for i in items)
 
 
+def _continues(request: Mapping[str, object]) -> bool:
+    """Whether the request continues an earlier response or a conversation (whose history goes before it)."""
+    return request.get("previous_response_id") is not None or request.get("conversation") is not None
+
+
 def _stateful(request: Mapping[str, object]) -> bool:
     """Whether the request names stored state: an earlier response, a conversation, or items by reference."""
-    return (request.get("previous_response_id") is not None or request.get("conversation") is not None
-            or _references(request))
+    return _continues(request) or _references(request)
 
 
 def _count_tools(tools: object) -> int:
