@@ -362,3 +362,35 @@ def test_shut_down_leaves_finished_runs_alone():
 
     ended, log = run(go())
     assert ended == 0 and log.events[-1]["type"] == "response.completed"
+
+
+class SlowStore(MemoryStore):
+    """A store whose puts take a while, as a busy database's do."""
+
+    async def put_response(self, tenant: str, response: Any) -> None:
+        await asyncio.sleep(0.2)
+        await super().put_response(tenant, response)
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_the_response_is_stored_before_the_client_can_see_it_end(stream: bool):
+    """The terminal event (or the JSON answer) only once the put has returned: a response the client saw
+    completed is there, whatever the store's speed."""
+    store = SlowStore()
+    config = Settings(default_model="m")
+    s = ResponsesService(config, Router(config, {DEFAULT: FakeUpstream()}), vault=ReasoningVault(b"k"),
+                         store=StoreSlot(config, store), new_id=SequentialIds(), clock=lambda: 1700000000)
+
+    async def go() -> None:
+        r = await s.create({"input": "hi", "stream": stream})
+        seen = 0
+        while not r.log.closed or seen < len(r.log.events):
+            for event in r.log.events[seen:]:
+                if event["type"] == "response.completed":
+                    assert await store.get_response("", event["response"]["id"]) is not None
+            seen = len(r.log.events)
+            await r.log.wait(seen, timeout=5)
+        response = await r.task
+        assert await store.get_response("", response["id"]) is not None
+
+    run(go())
