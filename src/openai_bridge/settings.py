@@ -308,7 +308,8 @@ SOURCES: tuple[_Source, ...] = (
             "its workers share it), Postgres (several replicas), or memory (tests: lost at exit, one per worker)",
             url=True, shown_default="sqlite:///BRIDGE_STATE_DIR/store.sqlite3"),
     _Source("BRIDGE_REDIS_URL", None, ("redis_url",), "redis://[:PASSWORD@]HOST:PORT/DB or rediss://...",
-            "Redis for what replicas share while a background run runs (its stream events, its cancel signal); "
+            "Redis for what replicas share while a background run runs (its stream events, its cancel signal, its "
+            "heartbeat); "
             "without it they are kept in BRIDGE_STORE", url=True),
     _Source("BRIDGE_STORE_TTL", None, ("store_ttl",), _SECONDS,
             "stored responses (and conversations unchanged for) older than this are deleted; "
